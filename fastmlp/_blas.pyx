@@ -1,0 +1,43 @@
+"""Row-major gemm over scipy's BLAS (``scipy.linalg.cython_blas``)."""
+from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+
+cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
+               floating alpha, const floating* a, int lda,
+               const floating* b, int ldb,
+               floating beta, floating* c, int ldc) noexcept nogil:
+    """C = alpha op(A) op(B) + beta C, all row-major; C is (m x n), op(A) (m x k), op(B) (k x n).
+
+    BLAS is column-major, and a row-major matrix read column-major is its transpose,
+    so we ask BLAS for C^T = op(B)^T op(A)^T: operands swapped, m and n swapped.
+    """
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
+              &beta, c, &ldc)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
+              &beta, c, &ldc)
+
+
+def gemm_twin(bint trans_a, bint trans_b, floating alpha,
+              const floating[:, ::1] a,   # IN  (m x k), or (k x m) if trans_a
+              const floating[:, ::1] b,   # IN  (k x n), or (n x k) if trans_b
+              floating beta,
+              floating[:, ::1] c):        # IN/OUT (m x n)
+    """Test twin of :c:func:`gemm`; shapes are checked here, never in the kernel."""
+    cdef int m = a.shape[1] if trans_a else a.shape[0]
+    cdef int k = a.shape[0] if trans_a else a.shape[1]
+    cdef int kb = b.shape[1] if trans_b else b.shape[0]
+    cdef int n = b.shape[0] if trans_b else b.shape[1]
+    if k != kb or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("gemm_twin: incompatible shapes")
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        gemm(trans_a, trans_b, m, n, k, alpha, &a[0, 0] if k else NULL,
+             a.shape[1] if a.shape[1] else 1,
+             &b[0, 0] if k else NULL, b.shape[1] if b.shape[1] else 1,
+             beta, &c[0, 0], c.shape[1])

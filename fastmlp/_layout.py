@@ -1,0 +1,71 @@
+"""The flat parameter vector: every layer's weights (row-major), then every bias.
+
+One contiguous vector lets the optimizer run one fused loop over all parameters
+and lets L-BFGS work on the same memory. `coefs_` / `intercepts_` are copies cut
+from it when a fit publishes its result.
+"""
+import numpy as np
+
+
+class ParameterLayout:
+    """Where each layer's weights and biases live in the flat vector.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first, output last.
+    """
+
+    def __init__(self, sizes):
+        self.sizes = np.asarray(sizes, dtype=np.intp)
+        fan_in, fan_out = self.sizes[:-1], self.sizes[1:]
+        weight_ends = np.cumsum(fan_in * fan_out)
+        self.n_weights = int(weight_ends[-1])
+        bias_ends = self.n_weights + np.cumsum(fan_out)
+        self.n_params = int(bias_ends[-1])
+        weight_starts = np.concatenate([[0], weight_ends[:-1]])
+        bias_starts = np.concatenate([[self.n_weights], bias_ends[:-1]])
+        self.coef_slices = [slice(int(a), int(b)) for a, b in zip(weight_starts, weight_ends)]
+        self.intercept_slices = [slice(int(a), int(b)) for a, b in zip(bias_starts, bias_ends)]
+        self.coef_shapes = [(int(a), int(b)) for a, b in zip(fan_in, fan_out)]
+
+    @property
+    def n_layers(self):
+        return len(self.coef_shapes)
+
+    def views(self, flat):
+        """Per-layer views (coefs, intercepts) into `flat`; writing them writes `flat`."""
+        coefs = [flat[s].reshape(shape) for s, shape in zip(self.coef_slices, self.coef_shapes)]
+        intercepts = [flat[s] for s in self.intercept_slices]
+        return coefs, intercepts
+
+    def unpack(self, flat):
+        """Independent C-contiguous copies (coefs, intercepts) of the parameters in `flat`."""
+        coefs, intercepts = self.views(flat)
+        return [c.copy() for c in coefs], [b.copy() for b in intercepts]
+
+    def pack(self, coefs, intercepts, dtype):
+        """A new flat vector of `dtype` holding the given per-layer arrays."""
+        flat = np.empty(self.n_params, dtype=dtype)
+        coef_views, intercept_views = self.views(flat)
+        for view, value in zip(coef_views + intercept_views, list(coefs) + list(intercepts)):
+            view[...] = value
+        return flat
+
+
+def glorot_uniform(layout, activation, rng, dtype):
+    """Glorot-uniform initial parameters, drawn exactly as scikit-learn's MLP draws them.
+
+    For each layer in turn: W ~ U(-r, r) of shape (fan_in, fan_out), then b ~ U(-r, r),
+    with r = sqrt(f / (fan_in + fan_out)), f = 2 for logistic units and 6 otherwise.
+    The same seed therefore gives scikit-learn's initial weights.
+    """
+    factor = 2.0 if activation == "logistic" else 6.0
+    flat = np.empty(layout.n_params, dtype=dtype)
+    coefs, intercepts = layout.views(flat)
+    for coef, intercept in zip(coefs, intercepts):
+        fan_in, fan_out = coef.shape
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        coef[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
+        intercept[...] = rng.uniform(-bound, bound, fan_out)
+    return flat

@@ -1,0 +1,121 @@
+"""Input checks: everything is validated here, before any Cython code runs."""
+import numbers
+
+import numpy as np
+
+from fastmlp._codes import HIDDEN_ACTIVATIONS, SOLVERS
+from fastmlp.exceptions import NotFittedError
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def _as_float_array(values, name, dtype=None):
+    """`values` as a numeric float array; float32 and float64 kept unless `dtype` is given."""
+    if hasattr(values, "tocsr") or hasattr(values, "toarray"):
+        raise TypeError(f"{name} is a sparse matrix; fastmlp needs a dense array "
+                        "(call .toarray() first)")
+    array = np.asarray(values)
+    if array.dtype.kind == "c":
+        raise TypeError(f"{name} holds complex numbers; fastmlp needs real numbers")
+    if array.dtype.kind not in "biuf":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must hold numbers; got dtype {array.dtype}") from None
+    if dtype is None:
+        dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.float64
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def check_X(X, dtype=None, n_features=None):
+    """X as a C-contiguous 2-D float array with at least one row and one column, all finite."""
+    X = _as_float_array(X, "X", dtype)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got {X.ndim}-D of shape "
+                         f"{X.shape}. Reshape a single sample with X.reshape(1, -1).")
+    if X.shape[0] < 1:
+        raise ValueError("X has 0 samples; at least 1 is required")
+    if X.shape[1] < 1:
+        raise ValueError("X has 0 features; at least 1 is required")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with "
+                         f"{n_features} features")
+    if not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity")
+    return X
+
+
+def check_y_length(X, y):
+    if len(y) != X.shape[0]:
+        raise ValueError(f"X and y have different numbers of samples: {X.shape[0]} and {len(y)}")
+
+
+def check_targets(y, dtype):
+    """Regression targets as a finite (n_samples, n_outputs) array of the model dtype."""
+    y = _as_float_array(y, "y", dtype)
+    if y.ndim == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.shape[1] < 1:
+        raise ValueError(f"y must be 1-D or 2-D (n_samples, n_outputs); got shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise ValueError("y contains NaN or infinity")
+    return np.ascontiguousarray(y)
+
+
+def check_is_fitted(estimator):
+    if not hasattr(estimator, "coefs_"):
+        raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; "
+                             "call fit first.")
+
+
+def _check_number(params, name, kind, low=None, high=None, low_open=False, high_open=False):
+    value = params[name]
+    wanted = numbers.Integral if kind is int else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        raise TypeError(f"{name} must be {'an integer' if kind is int else 'a number'}; "
+                        f"got {value!r}")
+    if value != value:
+        raise ValueError(f"{name} must not be NaN")
+    if low is not None and (value < low or (low_open and value == low)):
+        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
+    if high is not None and (value > high or (high_open and value == high)):
+        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {value!r}")
+
+
+def check_hyperparameters(params, engines):
+    """Raise a ValueError/TypeError naming the first invalid hyper-parameter."""
+    layers = params["hidden_layer_sizes"]
+    if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
+        layers = (layers,)
+    try:
+        layers = tuple(layers)
+    except TypeError:
+        raise TypeError("hidden_layer_sizes must be an int or a sequence of ints; "
+                        f"got {params['hidden_layer_sizes']!r}") from None
+    for size in layers:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            raise TypeError(f"hidden_layer_sizes must hold integers; got {size!r}")
+        if size < 1:
+            raise ValueError(f"hidden_layer_sizes must be positive; got {layers}")
+    if params["activation"] not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(HIDDEN_ACTIVATIONS)}; "
+                         f"got {params['activation']!r}")
+    if params["solver"] not in SOLVERS:
+        raise ValueError(f"solver must be one of {list(SOLVERS)}; got {params['solver']!r}")
+    if params["engine"] not in engines:
+        raise ValueError(f"engine must be one of {sorted(engines)}; got {params['engine']!r}")
+    if params["batch_size"] != "auto":
+        _check_number(params, "batch_size", int, low=1)
+    _check_number(params, "alpha", float, low=0)
+    _check_number(params, "learning_rate_init", float, low=0, low_open=True)
+    _check_number(params, "max_iter", int, low=1)
+    _check_number(params, "tol", float, low=0)
+    _check_number(params, "n_iter_no_change", int, low=1)
+    _check_number(params, "momentum", float, low=0, high=1)
+    _check_number(params, "beta_1", float, low=0, high=1, high_open=True)
+    _check_number(params, "beta_2", float, low=0, high=1, high_open=True)
+    _check_number(params, "epsilon", float, low=0, low_open=True)
+    for name in ("shuffle", "nesterovs_momentum"):
+        if not isinstance(params[name], (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False; got {params[name]!r}")
+    return layers
