@@ -22,10 +22,10 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
               &beta, c, &ldc)
 
 
-def gemm_twin(bint trans_a, bint trans_b, floating alpha,
+def gemm_twin(bint trans_a, bint trans_b, double alpha,
               const floating[:, ::1] a,   # IN  (m x k), or (k x m) if trans_a
               const floating[:, ::1] b,   # IN  (k x n), or (n x k) if trans_b
-              floating beta,
+              double beta,
               floating[:, ::1] c):        # IN/OUT (m x n)
     """Test twin of :c:func:`gemm`; shapes are checked here, never in the kernel."""
     cdef int m = a.shape[1] if trans_a else a.shape[0]
@@ -37,7 +37,7 @@ def gemm_twin(bint trans_a, bint trans_b, floating alpha,
     if m == 0 or n == 0:
         return
     with nogil:
-        gemm(trans_a, trans_b, m, n, k, alpha, &a[0, 0] if k else NULL,
+        gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0] if k else NULL,
              a.shape[1] if a.shape[1] else 1,
              &b[0, 0] if k else NULL, b.shape[1] if b.shape[1] else 1,
-             beta, &c[0, 0], c.shape[1])
+             <floating> beta, &c[0, 0], c.shape[1])

@@ -8,6 +8,18 @@ from cython cimport floating
 from libc.math cimport sqrt, sqrtf
 
 
+cdef extern from "_simd.h" nogil:
+    double sumsq_float "fastmlp_sumsq_float"(const float* x, Py_ssize_t n)
+    double sumsq_double "fastmlp_sumsq_double"(const double* x, Py_ssize_t n)
+
+
+cdef inline double _sumsq(const floating* x, Py_ssize_t n) noexcept nogil:
+    if floating is float:
+        return sumsq_float(x, n)
+    else:
+        return sumsq_double(x, n)
+
+
 cdef double adam_step(floating* params, const floating* grads, floating* m, floating* v,
                       Py_ssize_t n_weights, Py_ssize_t n_params, floating l2,
                       floating step, floating beta_1, floating beta_2,
@@ -20,10 +32,9 @@ cdef double adam_step(floating* params, const floating* grads, floating* m, floa
     cdef floating g, w
     cdef floating c1 = 1 - beta_1
     cdef floating c2 = 1 - beta_2
-    cdef double sumsq = 0
+    cdef double sumsq = _sumsq(params, n_weights)
     for i in range(n_weights):
         w = params[i]
-        sumsq += w * w
         g = grads[i] + l2 * w
         m[i] = beta_1 * m[i] + c1 * g
         v[i] = beta_2 * v[i] + c2 * g * g
@@ -48,21 +59,20 @@ cdef double sgd_step(floating* params, const floating* grads, floating* velocity
                      bint nesterov) noexcept nogil:
     """vel = mu vel - lr g;  p += vel, or with Nesterov p += mu vel - lr g."""
     cdef Py_ssize_t i
-    cdef floating g, w, vel
-    cdef double sumsq = 0
+    cdef floating g, vel
+    cdef double sumsq = _sumsq(params, n_weights)
+    cdef floating l2_i
     for i in range(n_params):
-        w = params[i]
-        if i < n_weights:
-            sumsq += w * w
-            g = grads[i] + l2 * w
-        else:
-            g = grads[i]
+        # l2_i: the weights get the L2 term, the biases none (a select, so the loop
+        # stays branch-free and vectorizes)
+        l2_i = l2 if i < n_weights else 0
+        g = grads[i] + l2_i * params[i]
         vel = momentum * velocity[i] - learning_rate * g
         velocity[i] = vel
         if nesterov:
-            params[i] = w + momentum * vel - learning_rate * g
+            params[i] = params[i] + momentum * vel - learning_rate * g
         else:
-            params[i] = w + vel
+            params[i] = params[i] + vel
     return sumsq
 
 
