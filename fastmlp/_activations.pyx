@@ -61,7 +61,7 @@ cdef void bias_activation(floating* z, const floating* bias, Py_ssize_t rows,
         if activation == RELU:
             for j in range(cols):
                 v = row[j] + bias[j]
-                row[j] = v if v > 0 else 0
+                row[j] = 0 if v <= 0 else v     # written so that NaN stays NaN
         elif activation == TANH:
             for j in range(cols):
                 if floating is float:

@@ -59,47 +59,58 @@ class BaseMultilayerPerceptron(ParamsMixin):
         X = check_X(X)
         check_y_length(X, y)
         Y, out_activation, target_attributes = self._encode_targets(y, X.dtype)
-        fitted = self._fit_stochastic(X, Y, hidden, out_activation)
-        fitted.update(target_attributes)
-        self.__dict__.update(fitted)   # publish everything at once
+        self.__dict__.update(   # publish everything at once
+            self._fit_stochastic(X, Y, hidden, out_activation, target_attributes))
         return self
 
-    def _fit_stochastic(self, X, Y, hidden, out_activation):
-        """Minibatch training; returns the fitted attributes, leaving self untouched."""
+    def _start_training(self, X, Y, hidden, out_activation):
+        """Everything one stochastic fit needs, allocated once: state, engine, order."""
         n_samples, n_features = X.shape
         layout = ParameterLayout([n_features, *hidden, Y.shape[1]])
         rng = check_random_state(self.random_state)
         state = TrainingState(glorot_uniform(layout, self.activation, rng, X.dtype))
         batch_size = self._batch_size(n_samples)
-        engine = ENGINES[self.engine](layout, batch_size, X.dtype)
         config = SimpleNamespace(
             activation=self.activation, out_activation=out_activation,
             loss=LOSS_FOR_OUTPUT[out_activation], solver=self.solver, alpha=self.alpha,
             learning_rate=self.learning_rate_init, momentum=self.momentum,
             nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2,
             epsilon=self.epsilon)
-        order = np.arange(n_samples, dtype=np.intp)
+        return SimpleNamespace(
+            layout=layout, rng=rng, state=state, config=config, shuffle=self.shuffle,
+            engine=ENGINES[self.engine](layout, batch_size, X.dtype),
+            order=np.arange(n_samples, dtype=np.intp))
+
+    @staticmethod
+    def _run_epoch(training, X, Y):
+        """One epoch in place on training.state; returns the epoch's mean loss."""
+        if training.shuffle:
+            training.rng.shuffle(training.order)   # in place, as scikit-learn: same order
+        loss_sum, diverged = training.engine.train_epoch(training.state, X, Y,
+                                                         training.order, training.config)
+        if diverged:
+            raise DivergenceError(
+                "the training loss became NaN or infinite; try a smaller "
+                "learning_rate_init or scaling X. The model was left as it was before fit.")
+        return loss_sum / X.shape[0]
+
+    def _fit_stochastic(self, X, Y, hidden, out_activation, target_attributes):
+        """Minibatch training; returns the fitted attributes, leaving self untouched."""
+        training = self._start_training(X, Y, hidden, out_activation)
         loss_curve, best_loss, no_improvement = [], np.inf, 0
 
         def fitted_attributes():
-            coefs, intercepts = layout.unpack(state.params)
+            coefs, intercepts = training.layout.unpack(training.state.params)
             return dict(coefs_=coefs, intercepts_=intercepts, loss_=loss_curve[-1],
                         loss_curve_=list(loss_curve), best_loss_=best_loss,
-                        n_iter_=len(loss_curve), t_=len(loss_curve) * n_samples,
-                        n_features_in_=n_features, n_layers_=layout.n_layers + 1,
-                        n_outputs_=Y.shape[1], out_activation_=out_activation)
+                        n_iter_=len(loss_curve), t_=len(loss_curve) * X.shape[0],
+                        n_features_in_=X.shape[1], n_layers_=training.layout.n_layers + 1,
+                        n_outputs_=Y.shape[1], out_activation_=out_activation,
+                        **target_attributes)
 
         try:
             for _ in range(self.max_iter):
-                if self.shuffle:
-                    rng.shuffle(order)   # in place, as scikit-learn does: same order
-                loss_sum, diverged = engine.train_epoch(state, X, Y, order, config)
-                if diverged:
-                    raise DivergenceError(
-                        f"the training loss became NaN or infinite in epoch "
-                        f"{len(loss_curve) + 1}; try a smaller learning_rate_init or "
-                        "scaling X. The model was left as it was before fit.")
-                loss_curve.append(loss_sum / n_samples)
+                loss_curve.append(self._run_epoch(training, X, Y))
                 if self.verbose:
                     print(f"Iteration {len(loss_curve)}, loss = {loss_curve[-1]:.8f}")
                 if loss_curve[-1] > best_loss - self.tol:

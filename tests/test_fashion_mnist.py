@@ -1,0 +1,28 @@
+"""Real data: the issue's acceptance configuration on Fashion-MNIST."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from fastmlp import MLPClassifier
+from fastmlp.datasets import FASHION_MNIST_DIR, load_fashion_mnist
+
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir(FASHION_MNIST_DIR),
+    reason=f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR} "
+           "(Debian: apt-get install dataset-fashion-mnist)")
+
+
+def test_fashion_mnist_784_256_128_10_reaches_088_in_10_float32_epochs():
+    X_train, y_train, X_test, y_test = load_fashion_mnist()
+    model = MLPClassifier((256, 128), activation="relu", solver="adam", batch_size=128,
+                          max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # max_iter=10 is the point, not a failure
+        model.fit(X_train, y_train)
+    assert model.coefs_[0].dtype == np.float32
+    proba = model.predict_proba(X_test)
+    assert proba.dtype == np.float32
+    accuracy = np.mean(model.classes_[proba.argmax(axis=1)] == y_test)
+    assert accuracy >= 0.88, accuracy
