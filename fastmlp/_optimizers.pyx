@@ -3,77 +3,57 @@
 Both add the L2 gradient l2 * w to the weights' gradient on the fly (l2 = alpha / batch
 size, scikit-learn's penalty) and return sum(w^2) of the weights *before* the update,
 which the caller needs for the loss of the same minibatch: no separate pass.
+
+The loops themselves are in _simd.h (C, vectorized with a reduction and dispatched
+at run time to the CPU's widest vectors); here they get their fused-type front.
 """
 from cython cimport floating
-from libc.math cimport sqrt, sqrtf
-
 
 cdef extern from "_simd.h" nogil:
-    double sumsq_float "fastmlp_sumsq_float"(const float* x, Py_ssize_t n)
-    double sumsq_double "fastmlp_sumsq_double"(const double* x, Py_ssize_t n)
-
-
-cdef inline double _sumsq(const floating* x, Py_ssize_t n) noexcept nogil:
-    if floating is float:
-        return sumsq_float(x, n)
-    else:
-        return sumsq_double(x, n)
+    double adam_float "fastmlp_adam_float"(
+        float* p, const float* g, float* m, float* v, Py_ssize_t n_weights,
+        Py_ssize_t n_params, float l2, float step, float beta_1, float beta_2, float epsilon)
+    double adam_double "fastmlp_adam_double"(
+        double* p, const double* g, double* m, double* v, Py_ssize_t n_weights,
+        Py_ssize_t n_params, double l2, double step, double beta_1, double beta_2,
+        double epsilon)
+    double sgd_float "fastmlp_sgd_float"(
+        float* p, const float* g, float* vel, Py_ssize_t n_weights, Py_ssize_t n_params,
+        float l2, float lr, float mu, int nesterov)
+    double sgd_double "fastmlp_sgd_double"(
+        double* p, const double* g, double* vel, Py_ssize_t n_weights, Py_ssize_t n_params,
+        double l2, double lr, double mu, int nesterov)
 
 
 cdef double adam_step(floating* params, const floating* grads, floating* m, floating* v,
                       Py_ssize_t n_weights, Py_ssize_t n_params, floating l2,
                       floating step, floating beta_1, floating beta_2,
                       floating epsilon) noexcept nogil:
-    """m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= step * m / (sqrt(v) + eps).
+    """g = grads + l2 w (weights only); m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
+    p -= step * m / (sqrt(v) + eps).
 
     step = lr * sqrt(1 - b2^t) / (1 - b1^t): the bias correction folded into one scalar.
     """
-    cdef Py_ssize_t i
-    cdef floating g, w
-    cdef floating c1 = 1 - beta_1
-    cdef floating c2 = 1 - beta_2
-    cdef double sumsq = _sumsq(params, n_weights)
-    for i in range(n_weights):
-        w = params[i]
-        g = grads[i] + l2 * w
-        m[i] = beta_1 * m[i] + c1 * g
-        v[i] = beta_2 * v[i] + c2 * g * g
-        if floating is float:
-            params[i] = w - step * m[i] / (sqrtf(v[i]) + epsilon)
-        else:
-            params[i] = w - step * m[i] / (sqrt(v[i]) + epsilon)
-    for i in range(n_weights, n_params):
-        g = grads[i]
-        m[i] = beta_1 * m[i] + c1 * g
-        v[i] = beta_2 * v[i] + c2 * g * g
-        if floating is float:
-            params[i] = params[i] - step * m[i] / (sqrtf(v[i]) + epsilon)
-        else:
-            params[i] = params[i] - step * m[i] / (sqrt(v[i]) + epsilon)
-    return sumsq
+    if floating is float:
+        return adam_float(params, grads, m, v, n_weights, n_params, l2, step, beta_1,
+                          beta_2, epsilon)
+    else:
+        return adam_double(params, grads, m, v, n_weights, n_params, l2, step, beta_1,
+                           beta_2, epsilon)
 
 
 cdef double sgd_step(floating* params, const floating* grads, floating* velocity,
                      Py_ssize_t n_weights, Py_ssize_t n_params, floating l2,
                      floating learning_rate, floating momentum,
                      bint nesterov) noexcept nogil:
-    """vel = mu vel - lr g;  p += vel, or with Nesterov p += mu vel - lr g."""
-    cdef Py_ssize_t i
-    cdef floating g, vel
-    cdef double sumsq = _sumsq(params, n_weights)
-    cdef floating l2_i
-    for i in range(n_params):
-        # l2_i: the weights get the L2 term, the biases none (a select, so the loop
-        # stays branch-free and vectorizes)
-        l2_i = l2 if i < n_weights else 0
-        g = grads[i] + l2_i * params[i]
-        vel = momentum * velocity[i] - learning_rate * g
-        velocity[i] = vel
-        if nesterov:
-            params[i] = params[i] + momentum * vel - learning_rate * g
-        else:
-            params[i] = params[i] + vel
-    return sumsq
+    """g = grads + l2 w (weights only); vel = mu vel - lr g;
+    p += vel, or with Nesterov p += mu vel - lr g."""
+    if floating is float:
+        return sgd_float(params, grads, velocity, n_weights, n_params, l2, learning_rate,
+                         momentum, nesterov)
+    else:
+        return sgd_double(params, grads, velocity, n_weights, n_params, l2, learning_rate,
+                          momentum, nesterov)
 
 
 # ---- test twins -----------------------------------------------------------------
