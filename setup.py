@@ -28,8 +28,14 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
+# The training loop splits minibatches across OpenMP threads (cython.parallel).
+OPENMP = {"_training"}
+OPENMP_FLAG = "/openmp" if sys.platform == "win32" else "-fopenmp"
+
 extensions = [
-    Extension(f"fastmlp.{name}", [f"fastmlp/{name}.pyx"], extra_compile_args=COMPILE_ARGS,
+    Extension(f"fastmlp.{name}", [f"fastmlp/{name}.pyx"],
+              extra_compile_args=COMPILE_ARGS + ([OPENMP_FLAG] if name in OPENMP else []),
+              extra_link_args=[OPENMP_FLAG] if name in OPENMP and sys.platform != "win32" else [],
               include_dirs=["fastmlp"])
     for name in MODULES
 ]

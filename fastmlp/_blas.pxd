@@ -6,3 +6,8 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                floating alpha, const floating* a, int lda,
                const floating* b, int ldb,
                floating beta, floating* c, int ldc) noexcept nogil
+
+# Set the calling thread's BLAS thread count (OpenBLAS >= 0.3.27,
+# openblas_set_num_threads_local); returns the previous count, or -1 when the
+# BLAS offers no such control (then fastmlp leaves threading to BLAS).
+cdef int blas_threads_local(int n_threads) noexcept nogil

@@ -2,6 +2,29 @@
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
+ctypedef int (*set_threads_local_t)(int) noexcept nogil
+cdef set_threads_local_t _set_threads_local = NULL
+
+
+def set_threads_local_function(size_t address):
+    """Register the address of the BLAS's openblas_set_num_threads_local (0: none).
+
+    fastmlp._threads finds it in the BLAS library that scipy's cython_blas calls.
+    """
+    global _set_threads_local
+    _set_threads_local = <set_threads_local_t> address
+
+
+def has_threads_local():
+    """True when the BLAS thread count of one thread can be set (see blas_threads_local)."""
+    return _set_threads_local != NULL
+
+
+cdef int blas_threads_local(int n_threads) noexcept nogil:
+    if _set_threads_local == NULL:
+        return -1
+    return _set_threads_local(n_threads)
+
 
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                floating alpha, const floating* a, int lda,

@@ -5,7 +5,7 @@ same forward pass, so every test and benchmark can run either.
 """
 import numpy as np
 
-from fastmlp import _training, reference
+from fastmlp import _threads, _training, reference
 from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES
 
 
@@ -14,19 +14,20 @@ class CythonEngine:
 
     name = "cython"
 
-    def __init__(self, layout, batch_size, dtype):
+    def __init__(self, layout, batch_size, dtype, n_threads=None):
         self.layout = layout
         self.batch_size = batch_size
+        self.n_threads = _threads.kernel_threads() if n_threads is None else n_threads
         # Allocated once per fit and reused by every epoch.
         self.grads = np.empty(layout.n_params, dtype=dtype)
-        self.workspace = np.empty(_training.workspace_length(layout.sizes, batch_size),
-                                  dtype=dtype)
+        self.workspace = np.empty(
+            _training.workspace_length(layout.sizes, batch_size, self.n_threads), dtype=dtype)
 
     def train_epoch(self, state, X, Y, order, config):
         solver = _training.SOLVER_ADAM if config.solver == "adam" else _training.SOLVER_SGD
         loss_sum, steps, state.adam_t, status = _training.train_epoch(
             state.params, self.grads, state.moment_1, state.moment_2, X, Y, order,
-            self.layout.sizes, self.workspace, self.batch_size,
+            self.layout.sizes, self.workspace, self.batch_size, self.n_threads,
             ACTIVATION_CODES[config.activation], ACTIVATION_CODES[config.out_activation],
             LOSS_CODES[config.loss], solver, config.alpha, config.learning_rate,
             config.momentum, config.nesterov, config.beta_1, config.beta_2,
@@ -46,7 +47,7 @@ class NumpyEngine:
 
     name = "numpy"
 
-    def __init__(self, layout, batch_size, dtype):
+    def __init__(self, layout, batch_size, dtype, n_threads=None):
         self.layout = layout
         self.batch_size = batch_size
 

@@ -675,7 +675,10 @@ def epoch_config(solver, nesterov, hidden, output, alpha=1e-2):
 @pytest.mark.parametrize("solver, nesterov", SOLVERS)
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("hidden", ["relu", "tanh", "elu"])
-def test_train_epoch_matches_reference_engine(dtype, solver, nesterov, output, hidden):
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+def test_train_epoch_matches_reference_engine(dtype, solver, nesterov, output, hidden,
+                                              n_threads):
+    # n_threads > 1 splits each minibatch into shares of rows, one per thread
     rng = rng_for("epoch", dtype, solver, nesterov, output, hidden)
     sizes, n_samples, batch_size = [5, 7, 3, 4], 37, 10     # last minibatch: 7 rows
     layout = ParameterLayout(sizes)
@@ -685,7 +688,7 @@ def test_train_epoch_matches_reference_engine(dtype, solver, nesterov, output, h
     for name in ("cython", "numpy"):
         states[name] = TrainingState(glorot_uniform(layout, hidden,
                                                     np.random.default_rng(0), dtype))
-    engines = {"cython": CythonEngine(layout, batch_size, dtype),
+    engines = {"cython": CythonEngine(layout, batch_size, dtype, n_threads=n_threads),
                "numpy": NumpyEngine(layout, batch_size, dtype)}
     # two epochs, so the second starts from non-zero moments and adam_t
     for epoch in range(2):
@@ -717,7 +720,7 @@ def test_train_epoch_steps_and_loss_sum(dtype):
     alpha = 0.1
     loss_sum, steps, adam_t, status = _training.train_epoch(
         state.params, engine.grads, state.moment_1, state.moment_2, X, Y,
-        np.arange(23, dtype=np.intp), layout.sizes, engine.workspace, 5,
+        np.arange(23, dtype=np.intp), layout.sizes, engine.workspace, 5, engine.n_threads,
         HIDDEN_ACTIVATIONS["relu"], ACTIVATION_CODES["identity"], LOSS_CODES["squared_error"],
         _training.SOLVER_SGD, alpha, 0.0, 0.0, False, 0.9, 0.999, 1e-8, 0)
     # a zero learning rate leaves params unchanged, so every batch sees the same W
