@@ -28,8 +28,9 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
-# The training loop splits minibatches across OpenMP threads (cython.parallel).
-OPENMP = {"_training"}
+# The training step runs on a team of OpenMP threads (cython.parallel, and the
+# team barrier in _network).
+OPENMP = {"_network", "_training"}
 OPENMP_FLAG = "/openmp" if sys.platform == "win32" else "-fopenmp"
 
 extensions = [

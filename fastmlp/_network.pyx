@@ -1,66 +1,101 @@
 """The forward pass (gemm, then bias + activation fused) and the backward pass.
 
 Layer i maps sizes[i] inputs to sizes[i + 1] outputs with coefs[i] (sizes[i] x
-sizes[i + 1]) and intercepts[i] (sizes[i + 1],); all matrices are row-major.
+sizes[i + 1]) and intercepts[i] (sizes[i + 1],); all matrices are row-major and
+hold the whole minibatch (rows x width).
+
+Both passes can be shared by the `n_parts` threads of an OpenMP team: thread
+`part` owns rows [lo, hi) = [rows * part // n_parts, rows * (part + 1) // n_parts)
+for everything computed row by row (the forward pass, the deltas), and the
+columns [n * part // n_parts, ...) of each weight gradient, which needs every row.
+Called outside a parallel region with part=0, n_parts=1, they are the plain
+serial passes (the barrier is then a no-op).
 """
 from cython cimport floating
 
 from fastmlp._activations cimport bias_activation, derivative_colsum
 from fastmlp._blas cimport gemm
 
+cdef extern from *:
+    """
+    /* An orphaned barrier: binds to the innermost enclosing parallel region, and
+       does nothing outside one (or in a build without OpenMP). */
+    static void fastmlp_team_barrier(void) {
+        _Pragma("omp barrier")
+    }
+    """
+    void fastmlp_team_barrier() noexcept nogil
 
-cdef void forward(Py_ssize_t rows, Py_ssize_t n_layers, const Py_ssize_t* sizes,
-                  const floating** coefs, const floating** intercepts,
-                  const floating* x, floating** acts,
+
+cdef void team_barrier() noexcept nogil:
+    """Wait until every thread of the current OpenMP team gets here."""
+    fastmlp_team_barrier()
+
+
+cdef void forward(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_layers,
+                  const Py_ssize_t* sizes, const floating** coefs,
+                  const floating** intercepts, const floating* x, floating** acts,
                   int hidden_activation, int out_activation) noexcept nogil:
-    """acts[i] = act(A_i @ coefs[i] + intercepts[i]) for every layer, A_0 = x.
+    """acts[i][lo:hi] = act(A_i[lo:hi] @ coefs[i] + intercepts[i]) for every layer.
 
-    x       IN  (rows x sizes[0])
+    x       IN  (rows x sizes[0]); A_0 = x
     acts[i] OUT (rows x sizes[i + 1]); acts[n_layers - 1] is the network's output
     """
-    cdef Py_ssize_t i
-    cdef const floating* a_in = x
+    cdef Py_ssize_t i, n_rows = hi - lo
+    cdef const floating* a_in = x + lo * sizes[0]
+    cdef floating* z
+    if n_rows <= 0:
+        return
     for i in range(n_layers):
-        # Z = A_in @ W_i : (rows x n_out) = (rows x n_in) (n_in x n_out)
-        gemm(False, False, <int> rows, <int> sizes[i + 1], <int> sizes[i],
+        z = acts[i] + lo * sizes[i + 1]
+        # Z = A_in @ W_i : (n_rows x n_out) = (n_rows x n_in) (n_in x n_out)
+        gemm(False, False, <int> n_rows, <int> sizes[i + 1], <int> sizes[i],
              1, a_in, <int> sizes[i], coefs[i], <int> sizes[i + 1],
-             0, acts[i], <int> sizes[i + 1])
-        bias_activation(acts[i], intercepts[i], rows, sizes[i + 1],
+             0, z, <int> sizes[i + 1])
+        bias_activation(z, intercepts[i], n_rows, sizes[i + 1],
                         out_activation if i == n_layers - 1 else hidden_activation)
-        a_in = acts[i]
+        a_in = z
 
 
-cdef void backward(Py_ssize_t rows, Py_ssize_t n_layers, const Py_ssize_t* sizes,
-                   const floating** coefs, const floating* x, floating** acts,
-                   floating** grads, floating* delta_a, floating* delta_b,
+cdef void backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
+                   Py_ssize_t n_layers, const Py_ssize_t* sizes, const floating** coefs,
+                   const floating* x, floating** acts, floating** coef_grads,
+                   floating** bias_grads, floating* delta_a, floating* delta_b,
                    int hidden_activation) noexcept nogil:
-    """All gradients but the output bias's, back from the output delta.
+    """Weight gradients, and this part's share of the hidden bias gradients.
 
-    acts[n_layers - 1]  IN  the output delta dLoss/dZ, already scaled by 1 / batch
-                        size (the loss pass wrote it, and the output bias gradient)
-    acts[i], i < n_layers - 1  IN  the hidden layers' outputs
-    grads[i]            OUT (sizes[i] x sizes[i + 1]) dLoss/dW_i
-    grads[n_layers + i] OUT (sizes[i + 1],) dLoss/db_i, for i < n_layers - 1
-    delta_a, delta_b    scratch, each (rows x the largest hidden size)
+    On entry (after a barrier) acts[n_layers - 1] holds the output delta dLoss/dZ
+    of every row, scaled by 1 / rows, and the loss pass wrote the output bias
+    gradient; acts[i], i < n_layers - 1, hold the hidden layers' outputs.
+
+    coef_grads[i]  OUT (sizes[i] x sizes[i + 1]) dLoss/dW_i; this part writes its columns
+    bias_grads[i]  OUT (sizes[i + 1],) this part's rows' share of dLoss/db_i, i < n_layers - 1
+    delta_a/b      scratch, each (rows x the largest hidden size), shared by the team
     """
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, c0, c1, n_in, n_out
+    cdef Py_ssize_t lo = rows * part // n_parts, hi = rows * (part + 1) // n_parts
     cdef const floating* a_in
     cdef floating* delta = acts[n_layers - 1]
     cdef floating* delta_prev
     for i in range(n_layers - 1, -1, -1):
+        n_in, n_out = sizes[i], sizes[i + 1]
         a_in = x if i == 0 else acts[i - 1]
-        # dW_i = A_i^T @ delta : (n_in x n_out) = (n_in x rows) (rows x n_out)
-        gemm(True, False, <int> sizes[i], <int> sizes[i + 1], <int> rows,
-             1, a_in, <int> sizes[i], delta, <int> sizes[i + 1],
-             0, grads[i], <int> sizes[i + 1])
+        c0, c1 = n_out * part // n_parts, n_out * (part + 1) // n_parts
+        if c1 > c0:
+            # dW_i[:, c0:c1] = A_i^T @ delta[:, c0:c1] : (n_in x cols) = (n_in x rows) (rows x cols)
+            gemm(True, False, <int> n_in, <int> (c1 - c0), <int> rows,
+                 1, a_in, <int> n_in, delta + c0, <int> n_out,
+                 0, coef_grads[i] + c0, <int> n_out)
         if i == 0:
             break   # no gradient with respect to the input
         delta_prev = delta_a if delta != delta_a else delta_b
-        # delta_prev = delta @ W_i^T : (rows x n_in) = (rows x n_out) (n_out x n_in)
-        gemm(False, True, <int> rows, <int> sizes[i], <int> sizes[i + 1],
-             1, delta, <int> sizes[i + 1], coefs[i], <int> sizes[i + 1],
-             0, delta_prev, <int> sizes[i])
-        # delta_prev *= act'(A_i), and db_{i-1} = column sums of delta_prev
-        derivative_colsum(delta_prev, acts[i - 1], grads[n_layers + i - 1],
-                          rows, sizes[i], hidden_activation)
+        if hi > lo:
+            # delta_prev[lo:hi] = delta[lo:hi] @ W_i^T : (part x n_in) = (part x n_out) (n_out x n_in)
+            gemm(False, True, <int> (hi - lo), <int> n_in, <int> n_out,
+                 1, delta + lo * n_out, <int> n_out, coefs[i], <int> n_out,
+                 0, delta_prev + lo * n_in, <int> n_in)
+            # delta_prev *= act'(A_i), and this part's share of db_{i-1}
+            derivative_colsum(delta_prev + lo * n_in, acts[i - 1] + lo * n_in,
+                              bias_grads[i - 1], hi - lo, n_in, hidden_activation)
+        team_barrier()   # the next layer's weight gradient reads every row of delta_prev
         delta = delta_prev

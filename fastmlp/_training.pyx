@@ -6,7 +6,8 @@ same layout (see fastmlp/_layout.py). Everything heavy runs without the GIL;
 the GIL is taken only every CHECK_SIGNALS_SECONDS to let Ctrl-C through.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, threadid
+from openmp cimport omp_get_num_threads
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport isfinite, pow, sqrt
 from libc.stdlib cimport free, malloc
@@ -17,7 +18,7 @@ import numpy as np
 
 from fastmlp._blas cimport blas_threads_local
 from fastmlp._losses cimport loss_delta
-from fastmlp._network cimport backward, forward
+from fastmlp._network cimport backward, forward, team_barrier
 from fastmlp._optimizers cimport adam_step, sgd_step
 
 cdef enum:
@@ -34,8 +35,6 @@ SOLVER_SGD, SOLVER_ADAM = SGD, ADAM
 
 cdef double CHECK_SIGNALS_SECONDS = 0.2
 cdef Py_ssize_t PREDICT_CHUNK_ROWS = 256
-# The optimizer pass runs over chunks of this many parameters, shared among threads.
-cdef Py_ssize_t UPDATE_CHUNK = 16384
 
 
 cdef double _now() noexcept nogil:
@@ -64,81 +63,94 @@ cdef Py_ssize_t _max_hidden(const Py_ssize_t[::1] sizes) noexcept nogil:
     return m
 
 
-cdef Py_ssize_t _part_length(const Py_ssize_t[::1] sizes, Py_ssize_t rows) noexcept nogil:
-    """Scratch of one thread: its rows of the input and target batch, one activation
-    buffer per layer, two delta buffers (each `rows` x the width concerned)."""
-    cdef Py_ssize_t i, total = sizes[0] + sizes[sizes.shape[0] - 1] + 2 * _max_hidden(sizes)
+cdef Py_ssize_t _n_biases(const Py_ssize_t[::1] sizes) noexcept nogil:
+    cdef Py_ssize_t i, total = 0
     for i in range(1, sizes.shape[0]):
         total += sizes[i]
-    return rows * total
+    return total
 
 
 def workspace_length(const Py_ssize_t[::1] sizes, Py_ssize_t batch_size,
                      Py_ssize_t n_threads=1):
     """Length of the scratch buffer train_epoch needs.
 
-    Each of the n_threads threads gets ceil(batch_size / n_threads) rows of
-    scratch (see _part_length); threads after the first also get a gradient
-    buffer of n_params for their share of the minibatch's gradient.
+    Shared by the threads: the gathered input and target batch, one activation
+    buffer per layer, two delta buffers (each batch_size x the width concerned).
+    Each thread after the first also gets its own share of the bias gradients.
     """
-    cdef Py_ssize_t i, n_params = 0
-    for i in range(sizes.shape[0] - 1):
-        n_params += (sizes[i] + 1) * sizes[i + 1]
-    cdef Py_ssize_t rows = (batch_size + n_threads - 1) // n_threads
-    return n_threads * _part_length(sizes, rows) + (n_threads - 1) * n_params
+    return (batch_size * (sizes[0] + sizes[sizes.shape[0] - 1] + 2 * _max_hidden(sizes)
+                          + _n_biases(sizes))
+            + (n_threads - 1) * _n_biases(sizes))
 
 
-cdef double _forward_backward_part(
+cdef void _train_step_part(
         Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, const Py_ssize_t* batch_order,
         const floating* X, const floating* Y, Py_ssize_t n_layers, const Py_ssize_t* sizes,
-        const floating** coefs, const floating** intercepts, floating** acts,
-        floating** grads, floating* xb, floating* yb, floating* delta_a, floating* delta_b,
-        int hidden_activation, int out_activation, int loss) noexcept nogil:
-    """Forward and backward pass of one share of a minibatch of `rows` rows.
+        floating** table, floating* params, floating* grads, floating** bias_shares,
+        Py_ssize_t n_weights, Py_ssize_t n_params, floating* moment_1, floating* moment_2,
+        double* part_loss, double* part_sumsq, int hidden_activation, int out_activation,
+        int loss, int solver, floating l2, double step, double learning_rate,
+        double momentum, bint nesterov, double beta_1, double beta_2,
+        double epsilon) noexcept nogil:
+    """This thread's part of one training step on a minibatch of `rows` rows.
 
-    Share `part` of `n_parts` is rows [lo, hi) of the minibatch (samples
-    batch_order[lo:hi]); its gradient, scaled by 1 / rows, goes to grads. Returns
-    the share's summed loss.
+    table: coefs (n_layers), intercepts (n_layers), acts (n_layers), coef grads
+    (n_layers), xb, yb, delta_a, delta_b. The part gathers, runs forward and
+    computes the loss and output delta for its rows; after a barrier, the backward
+    pass is shared (see _network.backward); after another, the parameters are
+    split among the threads for the update, which first adds the other threads'
+    bias-gradient shares. The update is skipped, by every thread alike, when the
+    minibatch loss is not finite.
     """
     cdef Py_ssize_t lo = rows * part // n_parts, hi = rows * (part + 1) // n_parts
-    cdef Py_ssize_t r, n_in = sizes[0], n_out = sizes[n_layers], part_rows = hi - lo
-    cdef double part_loss
+    cdef Py_ssize_t r, i, p, n_in = sizes[0], n_out = sizes[n_layers]
+    cdef const floating** coefs = <const floating**> table
+    cdef const floating** intercepts = <const floating**> (table + n_layers)
+    cdef floating** acts = table + 2 * n_layers
+    cdef floating** coef_grads = table + 3 * n_layers
+    cdef floating* xb = table[4 * n_layers]
+    cdef floating* yb = table[4 * n_layers + 1]
+    cdef floating** my_bias_grads = bias_shares + part * n_layers
+    cdef floating* share
+    cdef double total_loss = 0
+    if part == 0:
+        part_loss[-1] = n_parts   # the team OpenMP gave us may be smaller than asked
     if n_parts > 1:
         blas_threads_local(1)   # the threads are ours: each one's gemms run alone
-    # Gather the share into contiguous buffers (one copy per row).
-    for r in range(part_rows):
-        memcpy(xb + r * n_in, X + batch_order[lo + r] * n_in, n_in * sizeof(floating))
-        memcpy(yb + r * n_out, Y + batch_order[lo + r] * n_out, n_out * sizeof(floating))
-    forward(part_rows, n_layers, sizes, coefs, intercepts, xb, acts,
+    # Gather this part's rows into the contiguous minibatch buffers.
+    for r in range(lo, hi):
+        memcpy(xb + r * n_in, X + batch_order[r] * n_in, n_in * sizeof(floating))
+        memcpy(yb + r * n_out, Y + batch_order[r] * n_out, n_out * sizeof(floating))
+    forward(lo, hi, n_layers, sizes, coefs, intercepts, xb, acts,
             hidden_activation, out_activation)
-    part_loss = loss_delta(acts[n_layers - 1], yb, grads[2 * n_layers - 1], part_rows,
-                           n_out, loss, 1.0 / rows)
-    backward(part_rows, n_layers, sizes, coefs, xb, acts, grads, delta_a, delta_b,
+    part_loss[part] = loss_delta(acts[n_layers - 1] + lo * n_out, yb + lo * n_out,
+                                 my_bias_grads[n_layers - 1], hi - lo, n_out, loss,
+                                 1.0 / rows)
+    team_barrier()   # the weight gradients need every row's activations and delta
+    backward(part, n_parts, rows, n_layers, sizes, coefs, xb, acts, coef_grads,
+             my_bias_grads, table[4 * n_layers + 2], table[4 * n_layers + 3],
              hidden_activation)
-    return part_loss
-
-
-cdef double _update_range(
-        Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_weights, floating* params,
-        floating* grads, floating** partial_grads, Py_ssize_t n_partial,
-        floating* moment_1, floating* moment_2, int solver, floating l2, double step,
-        double learning_rate, double momentum, bint nesterov, double beta_1,
-        double beta_2, double epsilon) noexcept nogil:
-    """Sum the other threads' gradient shares into grads[lo:hi], then update
-    params[lo:hi]; returns sum(w^2) over the weights of the range, before the update."""
-    cdef Py_ssize_t i, p
-    cdef Py_ssize_t range_weights = max(0, min(n_weights, hi) - lo)
-    cdef floating* share
-    for p in range(n_partial):
-        share = partial_grads[p]
-        for i in range(lo, hi):
-            grads[i] += share[i]
+    team_barrier()   # the update needs every gradient
+    for p in range(n_parts):
+        total_loss += part_loss[p]
+    if not isfinite(total_loss):
+        return
+    # This thread's slice [lo, hi) of the flat parameters, whole SIMD blocks.
+    lo = (n_params * part // n_parts) & ~15
+    hi = n_params if part == n_parts - 1 else (n_params * (part + 1) // n_parts) & ~15
+    for p in range(1, n_parts):   # the other threads' bias gradients, summed into grads
+        share = bias_shares[p * n_layers]     # holds biases n_weights.. of the flat layout
+        for i in range(max(lo, n_weights), hi):
+            grads[i] += share[i - n_weights]
     if solver == ADAM:
-        return adam_step(params + lo, grads + lo, moment_1 + lo, moment_2 + lo,
-                         range_weights, hi - lo, l2, <floating> step, <floating> beta_1,
-                         <floating> beta_2, <floating> epsilon)
-    return sgd_step(params + lo, grads + lo, moment_1 + lo, range_weights, hi - lo, l2,
-                    <floating> learning_rate, <floating> momentum, nesterov)
+        part_sumsq[part] = adam_step(params + lo, grads + lo, moment_1 + lo, moment_2 + lo,
+                                     max(0, min(n_weights, hi) - lo), hi - lo, l2,
+                                     <floating> step, <floating> beta_1,
+                                     <floating> beta_2, <floating> epsilon)
+    else:
+        part_sumsq[part] = sgd_step(params + lo, grads + lo, moment_1 + lo,
+                                    max(0, min(n_weights, hi) - lo), hi - lo, l2,
+                                    <floating> learning_rate, <floating> momentum, nesterov)
 
 
 def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_params,)
@@ -156,11 +168,11 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 double beta_1, double beta_2, double epsilon, long long adam_t):
     """Run one epoch of minibatch training in place, without the GIL.
 
-    With n_threads > 1 every minibatch is split into n_threads shares of rows,
-    each run forward and backward by its own OpenMP thread with single-threaded
-    BLAS; the gradient shares are then summed inside the parallel optimizer pass.
-    With n_threads == 1 the kernels run on the calling thread and BLAS threads
-    the gemms as it likes.
+    With n_threads > 1 each step runs on a team of OpenMP threads that share the
+    minibatch (rows for the forward pass and the deltas, columns for the weight
+    gradients, slices for the update; see _train_step_part), each calling BLAS
+    single-threaded. With n_threads == 1 the step runs on the calling thread and
+    BLAS threads the gemms as it likes.
 
     Returns ``(loss_sum, steps, adam_t, status)``: loss_sum is the sum over the
     minibatches of batch loss x batch size (scikit-learn's accumulation), steps
@@ -171,101 +183,81 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef Py_ssize_t n_layers = sizes.shape[0] - 1
     cdef Py_ssize_t n_samples = order.shape[0]
     cdef Py_ssize_t n_params = params.shape[0]
-    cdef Py_ssize_t n_weights = 0
-    cdef Py_ssize_t i, t, c, rows, n_parts, start = 0, steps = 0
-    cdef Py_ssize_t n_chunks = (n_params + UPDATE_CHUNK - 1) // UPDATE_CHUNK
-    cdef Py_ssize_t part_rows = (batch_size + n_threads - 1) // n_threads
-    cdef Py_ssize_t part_length = _part_length(sizes, part_rows)
-    cdef Py_ssize_t max_hidden = _max_hidden(sizes)
+    cdef Py_ssize_t n_weights = 0, n_biases = _n_biases(sizes)
+    cdef Py_ssize_t i, t, rows, n_parts, start = 0, steps = 0
     cdef double loss_sum = 0, batch_loss, sumsq, step = 0, last_check
     cdef int status = OK, previous_blas_threads = -1
     for i in range(n_layers):
         n_weights += sizes[i] * sizes[i + 1]
 
-    # Pointer tables, per thread: acts (n_layers), grads (dW then db, 2 n_layers),
-    # the scratch buffers (4); shared: coefs, intercepts; and the gradient shares.
-    cdef Py_ssize_t per_thread = 3 * n_layers + 4
+    # table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, delta_a,
+    # delta_b; then each thread's bias-gradient pointers (n_layers per thread).
     cdef floating** table = <floating**> malloc(
-        (2 * n_layers + n_threads * per_thread + n_threads) * sizeof(floating*))
-    if table == NULL:
+        (4 * n_layers + 4 + n_threads * n_layers) * sizeof(floating*))
+    # partials: team size, then per thread its loss share and its sum of squares
+    cdef double* partials = <double*> malloc((2 * n_threads + 1) * sizeof(double))
+    if table == NULL or partials == NULL:
+        free(table)
+        free(partials)
         raise MemoryError()
-    cdef floating** coefs = table
-    cdef floating** intercepts = table + n_layers
-    cdef floating** threads_table = table + 2 * n_layers
-    cdef floating** shares = threads_table + n_threads * per_thread
-    cdef floating** tt
-    cdef floating* cursor
+    cdef floating** bias_shares = table + 4 * n_layers + 4
+    cdef floating* cursor = &workspace[0]
     interrupt = None
     try:
         with nogil:
-            _split_flat(&params[0], &sizes[0], n_layers, coefs, intercepts)
-            for t in range(n_threads):
-                tt = threads_table + t * per_thread
-                cursor = &workspace[0] + t * part_length
-                tt[3 * n_layers] = cursor                                   # xb
-                cursor += part_rows * sizes[0]
-                tt[3 * n_layers + 1] = cursor                               # yb
-                cursor += part_rows * sizes[n_layers]
+            _split_flat(&params[0], &sizes[0], n_layers, table, table + n_layers)
+            _split_flat(&grads[0], &sizes[0], n_layers, table + 3 * n_layers, bias_shares)
+            table[4 * n_layers] = cursor                                   # xb
+            cursor += batch_size * sizes[0]
+            table[4 * n_layers + 1] = cursor                               # yb
+            cursor += batch_size * sizes[n_layers]
+            for i in range(n_layers):
+                table[2 * n_layers + i] = cursor                           # acts[i]
+                cursor += batch_size * sizes[i + 1]
+            table[4 * n_layers + 2] = cursor                               # delta_a
+            cursor += batch_size * _max_hidden(sizes)
+            table[4 * n_layers + 3] = cursor                               # delta_b
+            cursor += batch_size * _max_hidden(sizes)
+            for t in range(1, n_threads):   # thread 0's bias gradients go to grads
                 for i in range(n_layers):
-                    tt[i] = cursor                                          # acts[i]
-                    cursor += part_rows * sizes[i + 1]
-                tt[3 * n_layers + 2] = cursor                               # delta_a
-                tt[3 * n_layers + 3] = cursor + part_rows * max_hidden      # delta_b
-                # thread 0's gradient goes to grads, the others' to their shares
-                shares[t] = &grads[0] if t == 0 else (
-                    &workspace[0] + n_threads * part_length + (t - 1) * n_params)
-                _split_flat(shares[t], &sizes[0], n_layers, tt + n_layers,
-                            tt + 2 * n_layers)
+                    bias_shares[t * n_layers + i] = cursor
+                    cursor += sizes[i + 1]
             if n_threads > 1:
                 previous_blas_threads = blas_threads_local(1)
             last_check = _now()
             while start < n_samples:
                 rows = min(batch_size, n_samples - start)
                 n_parts = min(n_threads, rows)
-                batch_loss = 0
+                if solver == ADAM:
+                    step = (learning_rate * sqrt(1 - pow(beta_2, adam_t + 1))
+                            / (1 - pow(beta_1, adam_t + 1)))
                 if n_parts == 1:
-                    tt = threads_table
-                    batch_loss = _forward_backward_part(
-                        0, 1, rows, &order[start], &X[0, 0], &Y[0, 0], n_layers,
-                        &sizes[0], <const floating**> coefs, <const floating**> intercepts,
-                        tt, tt + n_layers, tt[3 * n_layers], tt[3 * n_layers + 1],
-                        tt[3 * n_layers + 2], tt[3 * n_layers + 3],
-                        hidden_activation, out_activation, loss)
+                    _train_step_part(
+                        0, 1, rows, &order[start], &X[0, 0], &Y[0, 0], n_layers, &sizes[0],
+                        table, &params[0], &grads[0], bias_shares, n_weights, n_params,
+                        &moment_1[0], &moment_2[0], partials + 1, partials + 1 + n_threads,
+                        hidden_activation, out_activation, loss, solver,
+                        <floating> (alpha / rows), step, learning_rate, momentum, nesterov,
+                        beta_1, beta_2, epsilon)
                 else:
-                    for t in prange(n_parts, num_threads=n_parts, schedule="static",
-                                    chunksize=1):
-                        batch_loss += _forward_backward_part(
-                            t, n_parts, rows, &order[start], &X[0, 0], &Y[0, 0],
-                            n_layers, &sizes[0], <const floating**> coefs,
-                            <const floating**> intercepts,
-                            threads_table + t * per_thread,
-                            threads_table + t * per_thread + n_layers,
-                            threads_table[t * per_thread + 3 * n_layers],
-                            threads_table[t * per_thread + 3 * n_layers + 1],
-                            threads_table[t * per_thread + 3 * n_layers + 2],
-                            threads_table[t * per_thread + 3 * n_layers + 3],
-                            hidden_activation, out_activation, loss)
+                    with parallel(num_threads=n_parts):
+                        _train_step_part(
+                            threadid(), omp_get_num_threads(), rows, &order[start], &X[0, 0], &Y[0, 0],
+                            n_layers, &sizes[0], table, &params[0], &grads[0], bias_shares,
+                            n_weights, n_params, &moment_1[0], &moment_2[0], partials + 1,
+                            partials + 1 + n_threads, hidden_activation, out_activation, loss,
+                            solver, <floating> (alpha / rows), step, learning_rate,
+                            momentum, nesterov, beta_1, beta_2, epsilon)
+                batch_loss = 0
+                sumsq = 0
+                for t in range(<Py_ssize_t> partials[0]):
+                    batch_loss += partials[1 + t]
+                    sumsq += partials[1 + n_threads + t]
                 if not isfinite(batch_loss):
-                    status = DIVERGED
+                    status = DIVERGED   # no thread applied this step
                     break
                 if solver == ADAM:
                     adam_t += 1
-                    step = learning_rate * sqrt(1 - pow(beta_2, adam_t)) / (1 - pow(beta_1, adam_t))
-                sumsq = 0
-                if n_parts == 1:
-                    sumsq = _update_range(0, n_params, n_weights, &params[0], &grads[0],
-                                          shares + 1, 0, &moment_1[0], &moment_2[0],
-                                          solver, <floating> (alpha / rows), step,
-                                          learning_rate, momentum, nesterov, beta_1,
-                                          beta_2, epsilon)
-                else:
-                    for c in prange(n_chunks, num_threads=n_parts, schedule="static"):
-                        sumsq += _update_range(
-                            c * UPDATE_CHUNK, min(n_params, (c + 1) * UPDATE_CHUNK),
-                            n_weights, &params[0], &grads[0], shares + 1, n_parts - 1,
-                            &moment_1[0], &moment_2[0], solver, <floating> (alpha / rows),
-                            step, learning_rate, momentum, nesterov, beta_1, beta_2,
-                            epsilon)
                 # batch loss x batch size = data loss sum + 0.5 alpha ||W||^2
                 loss_sum += batch_loss + 0.5 * alpha * sumsq
                 steps += 1
@@ -286,6 +278,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 blas_threads_local(previous_blas_threads)
     finally:
         free(table)
+        free(partials)
     if status == INTERRUPTED:
         raise interrupt
     return loss_sum, steps, adam_t, status
@@ -327,14 +320,15 @@ def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_par
             for i in range(n_layers):
                 acts[i] = cursor
                 cursor += rows * sizes[i + 1]
-            forward(rows, n_layers, &sizes[0], <const floating**> coefs,
+            forward(0, rows, n_layers, &sizes[0], <const floating**> coefs,
                     <const floating**> intercepts, &X[0, 0], acts,
                     hidden_activation, out_activation)
             data_loss = loss_delta(acts[n_layers - 1], &Y[0, 0],
                                    layer_grads[2 * n_layers - 1], rows, sizes[n_layers],
                                    loss, 1.0 / rows)
-            backward(rows, n_layers, &sizes[0], <const floating**> coefs, &X[0, 0], acts,
-                     layer_grads, cursor, cursor + rows * max_hidden, hidden_activation)
+            backward(0, 1, rows, n_layers, &sizes[0], <const floating**> coefs, &X[0, 0],
+                     acts, layer_grads, layer_grads + n_layers, cursor,
+                     cursor + rows * max_hidden, hidden_activation)
             # dW += (alpha / n) W, and the penalty's share of the loss
             for i in range(n_weights):
                 sumsq += params[i] * params[i]
@@ -393,7 +387,7 @@ def predict_forward(list coefs, list intercepts,
             while start < n_samples:
                 rows = min(chunk, n_samples - start)
                 acts[n_layers - 1] = &out[start, 0]    # the last layer writes in place
-                forward(rows, n_layers, &sizes[0], w_ptr, b_ptr, &X[start, 0], acts,
+                forward(0, rows, n_layers, &sizes[0], w_ptr, b_ptr, &X[start, 0], acts,
                         hidden_activation, out_activation)
                 start += rows
     finally:
