@@ -10,6 +10,7 @@ their kernels and thread counts are printed first (threadpoolctl).
 """
 import argparse
 import json
+import os
 import statistics
 import time
 
@@ -56,8 +57,13 @@ def epoch_seconds(engine, X, y, hidden, batch_size, seed):
     return time.perf_counter() - start
 
 
-def run(samples=60000, hidden=(256, 128), batch_size=128, rounds=5, dtype="float32"):
+def run(samples=60000, hidden=(256, 128), batch_size=128, rounds=5, dtype="float32",
+        threads=None):
     X, y, source = load_data(samples, np.dtype(dtype))
+    if threads is not None:   # both engines and both BLAS libraries on `threads` threads
+        from threadpoolctl import threadpool_limits
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        limits = threadpool_limits(threads)   # noqa: F841 (kept for the whole run)
     times = {engine: [] for engine in ENGINES}
     ratios = []
     epoch_seconds("cython", X[:batch_size * 4], y[:batch_size * 4], hidden, batch_size, 0)
@@ -69,7 +75,7 @@ def run(samples=60000, hidden=(256, 128), batch_size=128, rounds=5, dtype="float
     return {
         "data": source, "samples": int(X.shape[0]), "dtype": str(X.dtype),
         "network": "-".join(map(str, [X.shape[1], *hidden, 10])), "batch_size": batch_size,
-        "rounds": rounds, "blas": blas_report(),
+        "rounds": rounds, "blas": blas_report(), "threads": threads or "default",
         "median_seconds": {e: statistics.median(t) for e, t in times.items()},
         "seconds": times,
         "median_ratio_cython_to_numpy": statistics.median(ratios),
@@ -83,14 +89,17 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--threads", type=int,
+                        help="run both engines and BLAS on this many threads (threadpoolctl)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     hidden = tuple(int(h) for h in args.hidden.split(","))
-    result = run(args.samples, hidden, args.batch_size, args.rounds, args.dtype)
+    result = run(args.samples, hidden, args.batch_size, args.rounds, args.dtype, args.threads)
     for line in result["blas"]:
         print("BLAS:", line)
     print(f"{result['data']}, {result['samples']} samples, {result['dtype']}, network "
-          f"{result['network']}, adam, batch {result['batch_size']}, {args.rounds} rounds")
+          f"{result['network']}, adam, batch {result['batch_size']}, {args.rounds} rounds, "
+          f"threads: {result['threads']}")
     for engine in ENGINES:
         runs = " ".join(f"{t:.3f}" for t in result["seconds"][engine])
         print(f"  {engine:>6}: median {result['median_seconds'][engine]:.3f} s/epoch  ({runs})")
