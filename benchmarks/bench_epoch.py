@@ -50,7 +50,7 @@ def load_data(n_samples, dtype):
 def epoch_seconds(engine, X, y, hidden, batch_size, seed):
     """Wall time of one epoch, the model set up (and its buffers allocated) beforehand."""
     model = MLPClassifier(hidden, batch_size=batch_size, random_state=seed, engine=engine)
-    Y, out_activation, _ = model._encode_targets(y, X.dtype)
+    Y, out_activation, _ = model._encode_targets(y, X.dtype, True, False, None)
     training = model._start_training(X, Y, hidden, out_activation)
     start = time.perf_counter()
     model._run_epoch(training, X, Y)

@@ -2,7 +2,26 @@
 
 >>> from fastmlp import MLPClassifier
 """
-from fastmlp._multilayer_perceptron import MLPClassifier, MLPRegressor
+from fastmlp._classifier import MLPClassifier
+from fastmlp._regressor import MLPRegressor
 
 __version__ = "0.1.0"
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["MLPClassifier", "MLPRegressor", "load", "__version__"]
+
+
+def load(path):
+    """Load a model written by ``model.save(path)``.
+
+    The file is validated completely (format, version, shapes, values) before a
+    model is built; anything wrong raises ValueError. Nothing in it is executed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    model : MLPClassifier or MLPRegressor
+    """
+    from fastmlp._persistence import load as _load
+    return _load(path)

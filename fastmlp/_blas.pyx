@@ -26,6 +26,11 @@ cdef int blas_threads_local(int n_threads) noexcept nogil:
     return _set_threads_local(n_threads)
 
 
+def set_threads_local(int n_threads):
+    """Python twin of :c:func:`blas_threads_local` (for predict's thread bound)."""
+    return blas_threads_local(n_threads)
+
+
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                floating alpha, const floating* a, int lda,
                const floating* b, int ldb,

@@ -6,11 +6,24 @@ same forward pass, so every test and benchmark can run either.
 import numpy as np
 
 from fastmlp import _threads, _training, reference
-from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES
+from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES, SOLVER_CODES
+
+_NO_WEIGHTS = {np.dtype(np.float32): np.empty(0, np.float32),
+               np.dtype(np.float64): np.empty(0, np.float64)}
 
 
 class CythonEngine:
-    """The fused kernels: an epoch and a prediction each run without the GIL."""
+    """The fused kernels: an epoch and a prediction each run without the GIL.
+
+    Parameters
+    ----------
+    layout : ParameterLayout
+    batch_size : int
+    dtype : numpy dtype of the parameters and data
+    n_threads : int or None
+        The team size for a step; None: every core when BLAS can be kept to one
+        thread per team member, else 1 (BLAS threads the gemms).
+    """
 
     name = "cython"
 
@@ -23,15 +36,14 @@ class CythonEngine:
         self.workspace = np.empty(
             _training.workspace_length(layout.sizes, batch_size, self.n_threads), dtype=dtype)
 
-    def train_epoch(self, state, X, Y, order, config):
-        solver = _training.SOLVER_ADAM if config.solver == "adam" else _training.SOLVER_SGD
+    def train_epoch(self, state, X, Y, sample_weight, order, config):
+        """One epoch in place on `state`; returns (loss_sum, diverged)."""
+        kernel_config = _KernelConfig(config, self.batch_size, self.n_threads)
+        weights = _NO_WEIGHTS[X.dtype] if sample_weight is None else sample_weight
         loss_sum, steps, state.adam_t, status = _training.train_epoch(
-            state.params, self.grads, state.moment_1, state.moment_2, X, Y, order,
-            self.layout.sizes, self.workspace, self.batch_size, self.n_threads,
-            ACTIVATION_CODES[config.activation], ACTIVATION_CODES[config.out_activation],
-            LOSS_CODES[config.loss], solver, config.alpha, config.learning_rate,
-            config.momentum, config.nesterov, config.beta_1, config.beta_2,
-            config.epsilon, state.adam_t)
+            state.params, self.grads, state.moment_1, state.moment_2, X, Y, weights, order,
+            self.layout.sizes, self.workspace, kernel_config, state.adam_t, state.n_steps)
+        state.n_steps += steps
         return loss_sum, status == _training.STATUS_DIVERGED
 
     @staticmethod
@@ -40,6 +52,20 @@ class CythonEngine:
         _training.predict_forward(coefs, intercepts, X, out, ACTIVATION_CODES[activation],
                                   ACTIVATION_CODES[out_activation])
         return out
+
+
+class _KernelConfig:
+    """The epoch's hyper-parameters with the codes the kernels switch on."""
+
+    def __init__(self, config, batch_size, n_threads):
+        self.batch_size, self.n_threads = batch_size, n_threads
+        self.hidden_code = ACTIVATION_CODES[config.activation]
+        self.out_code = ACTIVATION_CODES[config.out_activation]
+        self.loss_code = LOSS_CODES[config.loss]
+        self.solver_code = SOLVER_CODES[config.solver]
+        for name in ("alpha", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2",
+                     "epsilon", "dropout", "dropout_seed", "bound_blas"):
+            setattr(self, name, getattr(config, name))
 
 
 class NumpyEngine:
@@ -51,15 +77,16 @@ class NumpyEngine:
         self.layout = layout
         self.batch_size = batch_size
 
-    def train_epoch(self, state, X, Y, order, config):
+    def train_epoch(self, state, X, Y, sample_weight, order, config):
+        """One epoch in place on `state`; returns (loss_sum, diverged)."""
         coefs, intercepts = self.layout.views(state.params)
         m_coefs, m_intercepts = self.layout.views(state.moment_1)
         v_coefs, v_intercepts = self.layout.views(state.moment_2)
+        config.batch_size = self.batch_size
         loss_sum, steps, state.adam_t, status = reference.train_epoch(
-            coefs, intercepts, m_coefs + m_intercepts, v_coefs + v_intercepts, X, Y, order,
-            self.batch_size, config.activation, config.out_activation, config.loss,
-            config.solver, config.alpha, config.learning_rate, config.momentum,
-            config.nesterov, config.beta_1, config.beta_2, config.epsilon, state.adam_t)
+            coefs, intercepts, m_coefs + m_intercepts, v_coefs + v_intercepts, X, Y,
+            sample_weight, order, config, state.adam_t, state.n_steps)
+        state.n_steps += steps
         return loss_sum, status == 2
 
     @staticmethod

@@ -15,6 +15,7 @@ from cython cimport floating
 
 from fastmlp._activations cimport bias_activation, derivative_colsum
 from fastmlp._blas cimport gemm
+from fastmlp._dropout cimport Dropout
 
 cdef extern from *:
     """
@@ -35,11 +36,14 @@ cdef void team_barrier() noexcept nogil:
 cdef void forward(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_layers,
                   const Py_ssize_t* sizes, const floating** coefs,
                   const floating** intercepts, const floating* x, floating** acts,
-                  int hidden_activation, int out_activation) noexcept nogil:
+                  int hidden_activation, int out_activation,
+                  const Dropout* dropout) noexcept nogil:
     """acts[i][lo:hi] = act(A_i[lo:hi] @ coefs[i] + intercepts[i]) for every layer.
 
     x       IN  (rows x sizes[0]); A_0 = x
     acts[i] OUT (rows x sizes[i + 1]); acts[n_layers - 1] is the network's output
+    dropout IN  NULL, or one Dropout per hidden layer (inverted dropout after the
+                activation)
     """
     cdef Py_ssize_t i, n_rows = hi - lo
     cdef const floating* a_in = x + lo * sizes[0]
@@ -52,8 +56,11 @@ cdef void forward(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_layers,
         gemm(False, False, <int> n_rows, <int> sizes[i + 1], <int> sizes[i],
              1, a_in, <int> sizes[i], coefs[i], <int> sizes[i + 1],
              0, z, <int> sizes[i + 1])
-        bias_activation(z, intercepts[i], n_rows, sizes[i + 1],
-                        out_activation if i == n_layers - 1 else hidden_activation)
+        if i == n_layers - 1:
+            bias_activation(z, intercepts[i], n_rows, sizes[i + 1], out_activation, NULL, lo)
+        else:
+            bias_activation(z, intercepts[i], n_rows, sizes[i + 1], hidden_activation,
+                            NULL if dropout == NULL else dropout + i, lo)
         a_in = z
 
 
@@ -61,7 +68,7 @@ cdef void backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
                    Py_ssize_t n_layers, const Py_ssize_t* sizes, const floating** coefs,
                    const floating* x, floating** acts, floating** coef_grads,
                    floating** bias_grads, floating* delta_a, floating* delta_b,
-                   int hidden_activation) noexcept nogil:
+                   int hidden_activation, const Dropout* dropout) noexcept nogil:
     """Weight gradients, and this part's share of the hidden bias gradients.
 
     On entry (after a barrier) acts[n_layers - 1] holds the output delta dLoss/dZ
@@ -71,6 +78,7 @@ cdef void backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
     coef_grads[i]  OUT (sizes[i] x sizes[i + 1]) dLoss/dW_i; this part writes its columns
     bias_grads[i]  OUT (sizes[i + 1],) this part's rows' share of dLoss/db_i, i < n_layers - 1
     delta_a/b      scratch, each (rows x the largest hidden size), shared by the team
+    dropout        NULL, or the forward pass's Dropout per hidden layer
     """
     cdef Py_ssize_t i, c0, c1, n_in, n_out
     cdef Py_ssize_t lo = rows * part // n_parts, hi = rows * (part + 1) // n_parts
@@ -96,6 +104,7 @@ cdef void backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
                  0, delta_prev + lo * n_in, <int> n_in)
             # delta_prev *= act'(A_i), and this part's share of db_{i-1}
             derivative_colsum(delta_prev + lo * n_in, acts[i - 1] + lo * n_in,
-                              bias_grads[i - 1], hi - lo, n_in, hidden_activation)
+                              bias_grads[i - 1], hi - lo, n_in, hidden_activation,
+                              NULL if dropout == NULL else dropout + i - 1, lo)
         team_barrier()   # the next layer's weight gradient reads every row of delta_prev
         delta = delta_prev

@@ -15,14 +15,5 @@ class TrainingState:
         self.params = params
         self.moment_1 = np.zeros_like(params)   # Adam's m, or SGD's velocity
         self.moment_2 = np.zeros_like(params)   # Adam's v (unused by SGD)
-        self.adam_t = 0
-
-    def copy_into(self, other):
-        """Copy this state into `other` (same shapes), allocating nothing; return it."""
-        if other is None:
-            other = TrainingState(self.params.copy())
-        np.copyto(other.params, self.params)
-        np.copyto(other.moment_1, self.moment_1)
-        np.copyto(other.moment_2, self.moment_2)
-        other.adam_t = self.adam_t
-        return other
+        self.adam_t = 0                          # Adam's step count t
+        self.n_steps = 0                         # every update: keys dropout masks

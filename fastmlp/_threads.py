@@ -7,6 +7,7 @@ wheels ship). It is looked up here, in the OpenBLAS that scipy's cython_blas cal
 Where it cannot be found (another BLAS, another platform), fastmlp runs its kernels
 on one thread and lets BLAS thread the gemms.
 """
+import contextlib
 import ctypes
 import os
 
@@ -58,6 +59,24 @@ def available_cores():
     return max(cores, 1)
 
 
+def can_bound_blas():
+    """True when fastmlp can keep BLAS to a given thread count on each of its threads."""
+    return _blas.has_threads_local()
+
+
 def kernel_threads():
     """How many threads fastmlp's kernels split a minibatch across (1: BLAS threads)."""
-    return available_cores() if _blas.has_threads_local() else 1
+    return available_cores() if can_bound_blas() else 1
+
+
+@contextlib.contextmanager
+def bounded_blas(n_threads):
+    """BLAS on at most n_threads threads for the calling thread (None: as it is)."""
+    if n_threads is None or not can_bound_blas():
+        yield
+        return
+    previous = _blas.set_threads_local(n_threads)
+    try:
+        yield
+    finally:
+        _blas.set_threads_local(previous)

@@ -7,16 +7,17 @@ the GIL is taken only every CHECK_SIGNALS_SECONDS to let Ctrl-C through.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, threadid
-from openmp cimport omp_get_num_threads
 from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport isfinite, pow, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
+from openmp cimport omp_get_num_threads
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import numpy as np
 
 from fastmlp._blas cimport blas_threads_local
+from fastmlp._dropout cimport Dropout, step_key
 from fastmlp._losses cimport loss_delta
 from fastmlp._network cimport backward, forward, team_barrier
 from fastmlp._optimizers cimport adam_step, sgd_step
@@ -35,6 +36,32 @@ SOLVER_SGD, SOLVER_ADAM = SGD, ADAM
 
 cdef double CHECK_SIGNALS_SECONDS = 0.2
 cdef Py_ssize_t PREDICT_CHUNK_ROWS = 256
+
+
+cdef struct Hyper:
+    # What one epoch needs besides arrays, read once from the Python config.
+    Py_ssize_t batch_size
+    Py_ssize_t n_threads
+    int hidden_activation
+    int out_activation
+    int loss
+    int solver
+    double alpha
+    double learning_rate
+    double momentum
+    bint nesterov
+    double beta_1
+    double beta_2
+    double epsilon
+
+
+cdef struct Step:
+    # One minibatch: its size, its samples, and the scalars of its update.
+    Py_ssize_t rows
+    const Py_ssize_t* order     # the minibatch's samples: order[0..rows)
+    double scale                # 1 / (sum of the minibatch's sample weights)
+    double l2                   # alpha * scale, the L2 gradient factor
+    double step                 # Adam's bias-corrected step size
 
 
 cdef double _now() noexcept nogil:
@@ -74,34 +101,34 @@ def workspace_length(const Py_ssize_t[::1] sizes, Py_ssize_t batch_size,
                      Py_ssize_t n_threads=1):
     """Length of the scratch buffer train_epoch needs.
 
-    Shared by the threads: the gathered input and target batch, one activation
-    buffer per layer, two delta buffers (each batch_size x the width concerned).
-    Each thread after the first also gets its own share of the bias gradients.
+    Shared by the threads: the gathered input, target and sample-weight batch, one
+    activation buffer per layer, two delta buffers (each batch_size x the width
+    concerned). Each thread after the first also gets its own share of the bias
+    gradients.
     """
-    return (batch_size * (sizes[0] + sizes[sizes.shape[0] - 1] + 2 * _max_hidden(sizes)
+    return (batch_size * (sizes[0] + sizes[sizes.shape[0] - 1] + 1 + 2 * _max_hidden(sizes)
                           + _n_biases(sizes))
             + (n_threads - 1) * _n_biases(sizes))
 
 
 cdef void _train_step_part(
-        Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, const Py_ssize_t* batch_order,
-        const floating* X, const floating* Y, Py_ssize_t n_layers, const Py_ssize_t* sizes,
-        floating** table, floating* params, floating* grads, floating** bias_shares,
+        Py_ssize_t part, Py_ssize_t n_parts, const Step* s, const Hyper* h,
+        const floating* X, const floating* Y, const floating* sample_weight,
+        Py_ssize_t n_layers, const Py_ssize_t* sizes, floating** table,
+        floating** bias_shares, const Dropout* dropout, floating* params, floating* grads,
         Py_ssize_t n_weights, Py_ssize_t n_params, floating* moment_1, floating* moment_2,
-        double* part_loss, double* part_sumsq, int hidden_activation, int out_activation,
-        int loss, int solver, floating l2, double step, double learning_rate,
-        double momentum, bint nesterov, double beta_1, double beta_2,
-        double epsilon) noexcept nogil:
-    """This thread's part of one training step on a minibatch of `rows` rows.
+        double* partials) noexcept nogil:
+    """This thread's part of one training step.
 
-    table: coefs (n_layers), intercepts (n_layers), acts (n_layers), coef grads
-    (n_layers), xb, yb, delta_a, delta_b. The part gathers, runs forward and
-    computes the loss and output delta for its rows; after a barrier, the backward
-    pass is shared (see _network.backward); after another, the parameters are
-    split among the threads for the update, which first adds the other threads'
-    bias-gradient shares. The update is skipped, by every thread alike, when the
-    minibatch loss is not finite.
+    table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
+    delta_a, delta_b. The part gathers, runs forward and computes the loss and
+    output delta for its rows; after a barrier, the backward pass is shared (see
+    _network.backward); after another, the parameters are split among the threads
+    for the update, which first adds the other threads' bias-gradient shares. The
+    update is skipped, by every thread alike, when the minibatch loss is not
+    finite. partials: [team size, loss share per part..., sum of squares per part...]
     """
+    cdef Py_ssize_t rows = s.rows
     cdef Py_ssize_t lo = rows * part // n_parts, hi = rows * (part + 1) // n_parts
     cdef Py_ssize_t r, i, p, n_in = sizes[0], n_out = sizes[n_layers]
     cdef const floating** coefs = <const floating**> table
@@ -110,29 +137,33 @@ cdef void _train_step_part(
     cdef floating** coef_grads = table + 3 * n_layers
     cdef floating* xb = table[4 * n_layers]
     cdef floating* yb = table[4 * n_layers + 1]
+    cdef floating* wb = table[4 * n_layers + 2]
     cdef floating** my_bias_grads = bias_shares + part * n_layers
     cdef floating* share
     cdef double total_loss = 0
     if part == 0:
-        part_loss[-1] = n_parts   # the team OpenMP gave us may be smaller than asked
+        partials[0] = n_parts   # the team OpenMP gave us may be smaller than asked
     if n_parts > 1:
         blas_threads_local(1)   # the threads are ours: each one's gemms run alone
     # Gather this part's rows into the contiguous minibatch buffers.
     for r in range(lo, hi):
-        memcpy(xb + r * n_in, X + batch_order[r] * n_in, n_in * sizeof(floating))
-        memcpy(yb + r * n_out, Y + batch_order[r] * n_out, n_out * sizeof(floating))
+        memcpy(xb + r * n_in, X + s.order[r] * n_in, n_in * sizeof(floating))
+        memcpy(yb + r * n_out, Y + s.order[r] * n_out, n_out * sizeof(floating))
+        if sample_weight != NULL:
+            wb[r] = sample_weight[s.order[r]]
     forward(lo, hi, n_layers, sizes, coefs, intercepts, xb, acts,
-            hidden_activation, out_activation)
-    part_loss[part] = loss_delta(acts[n_layers - 1] + lo * n_out, yb + lo * n_out,
-                                 my_bias_grads[n_layers - 1], hi - lo, n_out, loss,
-                                 1.0 / rows)
+            h.hidden_activation, h.out_activation, dropout)
+    partials[1 + part] = loss_delta(acts[n_layers - 1] + lo * n_out, yb + lo * n_out,
+                                    NULL if sample_weight == NULL else wb + lo,
+                                    my_bias_grads[n_layers - 1], hi - lo, n_out, h.loss,
+                                    s.scale)
     team_barrier()   # the weight gradients need every row's activations and delta
     backward(part, n_parts, rows, n_layers, sizes, coefs, xb, acts, coef_grads,
-             my_bias_grads, table[4 * n_layers + 2], table[4 * n_layers + 3],
-             hidden_activation)
+             my_bias_grads, table[4 * n_layers + 3], table[4 * n_layers + 4],
+             h.hidden_activation, dropout)
     team_barrier()   # the update needs every gradient
     for p in range(n_parts):
-        total_loss += part_loss[p]
+        total_loss += partials[1 + p]
     if not isfinite(total_loss):
         return
     # This thread's slice [lo, hi) of the flat parameters, whole SIMD blocks.
@@ -142,15 +173,16 @@ cdef void _train_step_part(
         share = bias_shares[p * n_layers]     # holds biases n_weights.. of the flat layout
         for i in range(max(lo, n_weights), hi):
             grads[i] += share[i - n_weights]
-    if solver == ADAM:
-        part_sumsq[part] = adam_step(params + lo, grads + lo, moment_1 + lo, moment_2 + lo,
-                                     max(0, min(n_weights, hi) - lo), hi - lo, l2,
-                                     <floating> step, <floating> beta_1,
-                                     <floating> beta_2, <floating> epsilon)
+    if h.solver == ADAM:
+        partials[1 + n_parts + part] = adam_step(
+            params + lo, grads + lo, moment_1 + lo, moment_2 + lo,
+            max(0, min(n_weights, hi) - lo), hi - lo, <floating> s.l2, <floating> s.step,
+            <floating> h.beta_1, <floating> h.beta_2, <floating> h.epsilon)
     else:
-        part_sumsq[part] = sgd_step(params + lo, grads + lo, moment_1 + lo,
-                                    max(0, min(n_weights, hi) - lo), hi - lo, l2,
-                                    <floating> learning_rate, <floating> momentum, nesterov)
+        partials[1 + n_parts + part] = sgd_step(
+            params + lo, grads + lo, moment_1 + lo, max(0, min(n_weights, hi) - lo),
+            hi - lo, <floating> s.l2, <floating> h.learning_rate, <floating> h.momentum,
+            h.nesterov)
 
 
 def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_params,)
@@ -159,48 +191,73 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 floating[::1] moment_2,        # IN/OUT adam v (n_params,); unused by sgd
                 const floating[:, ::1] X,      # IN (n_samples x n_features)
                 const floating[:, ::1] Y,      # IN (n_samples x n_outputs)
+                const floating[::1] sample_weight,  # IN (n_samples,), or empty: all 1
                 const Py_ssize_t[::1] order,   # IN visiting order of the samples
                 const Py_ssize_t[::1] sizes,   # IN layer widths, input first
                 floating[::1] workspace,       # scratch, workspace_length(sizes, batch, threads)
-                Py_ssize_t batch_size, Py_ssize_t n_threads,
-                int hidden_activation, int out_activation, int loss, int solver,
-                double alpha, double learning_rate, double momentum, bint nesterov,
-                double beta_1, double beta_2, double epsilon, long long adam_t):
+                config,                        # IN hyper-parameters (see Hyper), dropout
+                long long adam_t, unsigned long long n_steps):
     """Run one epoch of minibatch training in place, without the GIL.
 
-    With n_threads > 1 each step runs on a team of OpenMP threads that share the
-    minibatch (rows for the forward pass and the deltas, columns for the weight
-    gradients, slices for the update; see _train_step_part), each calling BLAS
-    single-threaded. With n_threads == 1 the step runs on the calling thread and
-    BLAS threads the gemms as it likes.
+    With config.n_threads > 1 each step runs on a team of OpenMP threads that
+    share the minibatch (rows for the forward pass and the deltas, columns for
+    the weight gradients, slices for the update; see _train_step_part), each
+    calling BLAS single-threaded. With 1 the step runs on the calling thread
+    and BLAS threads the gemms as it likes. config.dropout is None or a rate
+    per hidden layer; its mask keys come from config.dropout_seed and the global
+    step number n_steps.
 
     Returns ``(loss_sum, steps, adam_t, status)``: loss_sum is the sum over the
     minibatches of batch loss x batch size (scikit-learn's accumulation), steps
-    the number of updates applied, adam_t the updated Adam step count. A pending
-    signal exception (KeyboardInterrupt) is re-raised after the loop stopped
-    between two steps. The caller validated every shape; this function trusts them.
+    the number of updates applied, adam_t the updated Adam step count. A
+    minibatch whose sample weights sum to 0 is skipped. A pending signal exception
+    (KeyboardInterrupt) is re-raised after the loop stopped between two steps.
+    The caller validated every shape; this function trusts them.
     """
+    cdef Hyper h
+    h.batch_size, h.n_threads = config.batch_size, config.n_threads
+    h.hidden_activation, h.out_activation = config.hidden_code, config.out_code
+    h.loss, h.solver = config.loss_code, config.solver_code
+    h.alpha, h.learning_rate, h.momentum = config.alpha, config.learning_rate, config.momentum
+    h.nesterov, h.beta_1, h.beta_2 = config.nesterov, config.beta_1, config.beta_2
+    h.epsilon = config.epsilon
+    cdef Step s
     cdef Py_ssize_t n_layers = sizes.shape[0] - 1
     cdef Py_ssize_t n_samples = order.shape[0]
     cdef Py_ssize_t n_params = params.shape[0]
-    cdef Py_ssize_t n_weights = 0, n_biases = _n_biases(sizes)
-    cdef Py_ssize_t i, t, rows, n_parts, start = 0, steps = 0
-    cdef double loss_sum = 0, batch_loss, sumsq, step = 0, last_check
+    cdef Py_ssize_t n_weights = 0, n_threads = h.n_threads, batch_size = h.batch_size
+    cdef Py_ssize_t i, t, r, n_parts, start = 0, steps = 0
+    cdef double loss_sum = 0, batch_loss, sumsq, weight_sum, last_check
     cdef int status = OK, previous_blas_threads = -1
+    cdef const floating* weights = NULL if sample_weight.shape[0] == 0 else &sample_weight[0]
+    cdef unsigned long long dropout_seed = config.dropout_seed
+    # n_threads set by the user bounds BLAS too, even on one thread
+    cdef bint bound_blas = config.bound_blas
     for i in range(n_layers):
         n_weights += sizes[i] * sizes[i + 1]
 
-    # table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, delta_a,
-    # delta_b; then each thread's bias-gradient pointers (n_layers per thread).
+    # table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
+    # delta_a, delta_b; then each thread's bias-gradient pointers (n_layers each).
     cdef floating** table = <floating**> malloc(
-        (4 * n_layers + 4 + n_threads * n_layers) * sizeof(floating*))
+        (4 * n_layers + 5 + n_threads * n_layers) * sizeof(floating*))
     # partials: team size, then per thread its loss share and its sum of squares
     cdef double* partials = <double*> malloc((2 * n_threads + 1) * sizeof(double))
-    if table == NULL or partials == NULL:
+    cdef Dropout* dropout = NULL
+    if config.dropout is not None:
+        dropout = <Dropout*> malloc(max(n_layers - 1, 1) * sizeof(Dropout))
+    if table == NULL or partials == NULL or (config.dropout is not None and dropout == NULL):
         free(table)
         free(partials)
+        free(dropout)
         raise MemoryError()
-    cdef floating** bias_shares = table + 4 * n_layers + 4
+    if dropout != NULL:
+        for i in range(n_layers - 1):
+            rate = config.dropout[i]
+            dropout[i].threshold = <unsigned int> min(rate * 4294967296.0, 4294967295.0)
+            dropout[i].keep = 1 - rate
+            dropout[i].stride = _n_biases(sizes) - sizes[n_layers]   # all hidden units
+            dropout[i].offset = 0 if i == 0 else dropout[i - 1].offset + sizes[i]
+    cdef floating** bias_shares = table + 4 * n_layers + 5
     cdef floating* cursor = &workspace[0]
     interrupt = None
     try:
@@ -211,57 +268,70 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
             cursor += batch_size * sizes[0]
             table[4 * n_layers + 1] = cursor                               # yb
             cursor += batch_size * sizes[n_layers]
+            table[4 * n_layers + 2] = cursor                               # wb
+            cursor += batch_size
             for i in range(n_layers):
                 table[2 * n_layers + i] = cursor                           # acts[i]
                 cursor += batch_size * sizes[i + 1]
-            table[4 * n_layers + 2] = cursor                               # delta_a
+            table[4 * n_layers + 3] = cursor                               # delta_a
             cursor += batch_size * _max_hidden(sizes)
-            table[4 * n_layers + 3] = cursor                               # delta_b
+            table[4 * n_layers + 4] = cursor                               # delta_b
             cursor += batch_size * _max_hidden(sizes)
             for t in range(1, n_threads):   # thread 0's bias gradients go to grads
                 for i in range(n_layers):
                     bias_shares[t * n_layers + i] = cursor
                     cursor += sizes[i + 1]
-            if n_threads > 1:
+            if n_threads > 1 or bound_blas:
                 previous_blas_threads = blas_threads_local(1)
             last_check = _now()
             while start < n_samples:
-                rows = min(batch_size, n_samples - start)
-                n_parts = min(n_threads, rows)
-                if solver == ADAM:
-                    step = (learning_rate * sqrt(1 - pow(beta_2, adam_t + 1))
-                            / (1 - pow(beta_1, adam_t + 1)))
+                s.rows = min(batch_size, n_samples - start)
+                s.order = &order[start]
+                start += s.rows
+                weight_sum = s.rows
+                if weights != NULL:
+                    weight_sum = 0
+                    for r in range(s.rows):
+                        weight_sum += weights[s.order[r]]
+                    if weight_sum <= 0:
+                        continue   # nothing to learn from this minibatch
+                s.scale = 1 / weight_sum
+                s.l2 = h.alpha * s.scale
+                if h.solver == ADAM:
+                    s.step = (h.learning_rate * sqrt(1 - pow(h.beta_2, adam_t + 1))
+                              / (1 - pow(h.beta_1, adam_t + 1)))
+                if dropout != NULL:
+                    for i in range(n_layers - 1):
+                        dropout[i].key = step_key(dropout_seed, n_steps)
+                n_parts = min(n_threads, s.rows)
                 if n_parts == 1:
-                    _train_step_part(
-                        0, 1, rows, &order[start], &X[0, 0], &Y[0, 0], n_layers, &sizes[0],
-                        table, &params[0], &grads[0], bias_shares, n_weights, n_params,
-                        &moment_1[0], &moment_2[0], partials + 1, partials + 1 + n_threads,
-                        hidden_activation, out_activation, loss, solver,
-                        <floating> (alpha / rows), step, learning_rate, momentum, nesterov,
-                        beta_1, beta_2, epsilon)
+                    _train_step_part(0, 1, &s, &h, &X[0, 0], &Y[0, 0], weights, n_layers,
+                                     &sizes[0], table, bias_shares, dropout, &params[0],
+                                     &grads[0], n_weights, n_params, &moment_1[0],
+                                     &moment_2[0], partials)
                 else:
                     with parallel(num_threads=n_parts):
-                        _train_step_part(
-                            threadid(), omp_get_num_threads(), rows, &order[start], &X[0, 0], &Y[0, 0],
-                            n_layers, &sizes[0], table, &params[0], &grads[0], bias_shares,
-                            n_weights, n_params, &moment_1[0], &moment_2[0], partials + 1,
-                            partials + 1 + n_threads, hidden_activation, out_activation, loss,
-                            solver, <floating> (alpha / rows), step, learning_rate,
-                            momentum, nesterov, beta_1, beta_2, epsilon)
+                        _train_step_part(threadid(), omp_get_num_threads(), &s, &h,
+                                         &X[0, 0], &Y[0, 0], weights, n_layers, &sizes[0],
+                                         table, bias_shares, dropout, &params[0], &grads[0],
+                                         n_weights, n_params, &moment_1[0], &moment_2[0],
+                                         partials)
+                n_parts = <Py_ssize_t> partials[0]
                 batch_loss = 0
                 sumsq = 0
-                for t in range(<Py_ssize_t> partials[0]):
+                for t in range(n_parts):
                     batch_loss += partials[1 + t]
-                    sumsq += partials[1 + n_threads + t]
+                    sumsq += partials[1 + n_parts + t]
                 if not isfinite(batch_loss):
                     status = DIVERGED   # no thread applied this step
                     break
-                if solver == ADAM:
+                if h.solver == ADAM:
                     adam_t += 1
-                # batch loss x batch size = data loss sum + 0.5 alpha ||W||^2
-                loss_sum += batch_loss + 0.5 * alpha * sumsq
+                n_steps += 1
+                # batch loss x batch size, the loss being (weighted data loss + 0.5
+                # alpha ||W||^2) / sum of weights
+                loss_sum += (batch_loss + 0.5 * h.alpha * sumsq) * s.rows / weight_sum
                 steps += 1
-                start += rows
                 if _now() - last_check > CHECK_SIGNALS_SECONDS:
                     # Take the GIL briefly so a Ctrl-C (or any raising signal
                     # handler) can stop the epoch between two complete steps.
@@ -279,6 +349,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     finally:
         free(table)
         free(partials)
+        free(dropout)
     if status == INTERRUPTED:
         raise interrupt
     return loss_sum, steps, adam_t, status
@@ -289,15 +360,23 @@ def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_par
                       const floating[:, ::1] X,      # IN (n_samples x n_features)
                       const floating[:, ::1] Y,      # IN (n_samples x n_outputs)
                       const Py_ssize_t[::1] sizes,
-                      int hidden_activation, int out_activation, int loss, double alpha):
+                      int hidden_activation, int out_activation, int loss, double alpha,
+                      const floating[::1] sample_weight=None):   # IN (n_samples,) or None
     """Full-batch loss and its exact gradient, L2 penalty included (for tests and L-BFGS).
 
-    loss = mean per-sample loss + 0.5 alpha ||W||^2 / n_samples.
+    loss = (sum_i w_i loss_i + 0.5 alpha ||W||^2) / sum_i w_i, with w_i = 1 when
+    sample_weight is None (scikit-learn's definition).
     """
     cdef Py_ssize_t n_layers = sizes.shape[0] - 1
     cdef Py_ssize_t rows = X.shape[0]
     cdef Py_ssize_t i, n_weights = 0
-    cdef double data_loss, sumsq = 0
+    cdef double data_loss, sumsq = 0, weight_sum = rows
+    cdef const floating* weights = NULL
+    if sample_weight is not None:
+        weights = &sample_weight[0]
+        weight_sum = 0
+        for i in range(rows):
+            weight_sum += sample_weight[i]
     for i in range(n_layers):
         n_weights += sizes[i] * sizes[i + 1]
     dtype = np.float32 if floating is float else np.float64
@@ -310,8 +389,8 @@ def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_par
     cdef floating** intercepts = pointers + n_layers
     cdef floating** layer_grads = pointers + 2 * n_layers
     cdef floating** acts = pointers + 4 * n_layers
-    # the input and target slots of the workspace are unused: X and Y are contiguous
-    cdef floating* cursor = &scratch[0] + rows * (sizes[0] + sizes[n_layers])
+    # the input, target and weight slots of the workspace stay unused: X, Y are contiguous
+    cdef floating* cursor = &scratch[0] + rows * (sizes[0] + sizes[n_layers] + 1)
     cdef Py_ssize_t max_hidden = _max_hidden(sizes)
     try:
         with nogil:
@@ -322,20 +401,20 @@ def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_par
                 cursor += rows * sizes[i + 1]
             forward(0, rows, n_layers, &sizes[0], <const floating**> coefs,
                     <const floating**> intercepts, &X[0, 0], acts,
-                    hidden_activation, out_activation)
-            data_loss = loss_delta(acts[n_layers - 1], &Y[0, 0],
+                    hidden_activation, out_activation, NULL)
+            data_loss = loss_delta(acts[n_layers - 1], &Y[0, 0], weights,
                                    layer_grads[2 * n_layers - 1], rows, sizes[n_layers],
-                                   loss, 1.0 / rows)
+                                   loss, 1.0 / weight_sum)
             backward(0, 1, rows, n_layers, &sizes[0], <const floating**> coefs, &X[0, 0],
                      acts, layer_grads, layer_grads + n_layers, cursor,
-                     cursor + rows * max_hidden, hidden_activation)
-            # dW += (alpha / n) W, and the penalty's share of the loss
+                     cursor + rows * max_hidden, hidden_activation, NULL)
+            # dW += (alpha / sum w) W, and the penalty's share of the loss
             for i in range(n_weights):
                 sumsq += params[i] * params[i]
-                grads[i] += <floating> (alpha / rows) * params[i]
+                grads[i] += <floating> (alpha / weight_sum) * params[i]
     finally:
         free(pointers)
-    return (data_loss + 0.5 * alpha * sumsq) / rows
+    return (data_loss + 0.5 * alpha * sumsq) / weight_sum
 
 
 def predict_forward(list coefs, list intercepts,
@@ -388,7 +467,7 @@ def predict_forward(list coefs, list intercepts,
                 rows = min(chunk, n_samples - start)
                 acts[n_layers - 1] = &out[start, 0]    # the last layer writes in place
                 forward(0, rows, n_layers, &sizes[0], w_ptr, b_ptr, &X[start, 0], acts,
-                        hidden_activation, out_activation)
+                        hidden_activation, out_activation, NULL)
                 start += rows
     finally:
         free(pointers)

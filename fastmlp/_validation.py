@@ -82,40 +82,121 @@ def _check_number(params, name, kind, low=None, high=None, low_open=False, high_
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {value!r}")
 
 
-def check_hyperparameters(params, engines):
-    """Raise a ValueError/TypeError naming the first invalid hyper-parameter."""
-    layers = params["hidden_layer_sizes"]
+def _check_bool(params, name):
+    if not isinstance(params[name], (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {params[name]!r}")
+
+
+def _check_choice(params, name, choices):
+    if not isinstance(params[name], str) or params[name] not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}; got {params[name]!r}")
+
+
+def check_hidden_layer_sizes(value):
+    """hidden_layer_sizes as a tuple of positive ints (an int means one layer)."""
+    layers = value
     if isinstance(layers, numbers.Integral) and not isinstance(layers, bool):
         layers = (layers,)
     try:
         layers = tuple(layers)
     except TypeError:
         raise TypeError("hidden_layer_sizes must be an int or a sequence of ints; "
-                        f"got {params['hidden_layer_sizes']!r}") from None
+                        f"got {value!r}") from None
     for size in layers:
         if isinstance(size, bool) or not isinstance(size, numbers.Integral):
             raise TypeError(f"hidden_layer_sizes must hold integers; got {size!r}")
         if size < 1:
             raise ValueError(f"hidden_layer_sizes must be positive; got {layers}")
-    if params["activation"] not in HIDDEN_ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(HIDDEN_ACTIVATIONS)}; "
-                         f"got {params['activation']!r}")
-    if params["solver"] not in SOLVERS:
-        raise ValueError(f"solver must be one of {list(SOLVERS)}; got {params['solver']!r}")
-    if params["engine"] not in engines:
-        raise ValueError(f"engine must be one of {sorted(engines)}; got {params['engine']!r}")
-    if params["batch_size"] != "auto":
+    return tuple(int(size) for size in layers)
+
+
+def check_dropout(value, n_hidden):
+    """None (no dropout) or a tuple of one rate in [0, 1) per hidden layer."""
+    rates = value
+    if isinstance(rates, numbers.Real) and not isinstance(rates, bool):
+        rates = (rates,) * n_hidden
+    try:
+        rates = tuple(float(r) for r in rates)
+    except (TypeError, ValueError):
+        raise TypeError(f"dropout must be a number or one number per hidden layer; "
+                        f"got {value!r}") from None
+    if len(rates) != n_hidden:
+        raise ValueError(f"dropout has {len(rates)} rates for {n_hidden} hidden layers")
+    if not all(0 <= r < 1 for r in rates):
+        raise ValueError(f"dropout rates must be in [0, 1); got {value!r}")
+    return rates if any(r > 0 for r in rates) else None
+
+
+def check_hyperparameters(params, engines):
+    """Raise a ValueError/TypeError naming the first invalid hyper-parameter.
+
+    Returns the hidden layer sizes as a tuple.
+    """
+    layers = check_hidden_layer_sizes(params["hidden_layer_sizes"])
+    _check_choice(params, "activation", HIDDEN_ACTIVATIONS)
+    _check_choice(params, "solver", SOLVERS)
+    _check_choice(params, "engine", engines)
+    _check_choice(params, "learning_rate", ("constant", "invscaling", "adaptive"))
+    _check_choice(params, "monitor", ("validation_score", "validation_loss"))
+    if "loss" in params:
+        _check_choice(params, "loss", ("squared_error", "poisson"))
+    if not (isinstance(params["batch_size"], str) and params["batch_size"] == "auto"):
+        if isinstance(params["batch_size"], str):
+            raise TypeError(f"batch_size must be 'auto' or a positive int; "
+                            f"got {params['batch_size']!r}")
         _check_number(params, "batch_size", int, low=1)
     _check_number(params, "alpha", float, low=0)
     _check_number(params, "learning_rate_init", float, low=0, low_open=True)
+    _check_number(params, "power_t", float, low=0)
     _check_number(params, "max_iter", int, low=1)
+    _check_number(params, "max_fun", int, low=1)
     _check_number(params, "tol", float, low=0)
     _check_number(params, "n_iter_no_change", int, low=1)
     _check_number(params, "momentum", float, low=0, high=1)
     _check_number(params, "beta_1", float, low=0, high=1, high_open=True)
     _check_number(params, "beta_2", float, low=0, high=1, high_open=True)
     _check_number(params, "epsilon", float, low=0, low_open=True)
-    for name in ("shuffle", "nesterovs_momentum"):
-        if not isinstance(params[name], (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False; got {params[name]!r}")
+    _check_number(params, "validation_fraction", float, low=0, high=1, low_open=True,
+                  high_open=True)
+    for name in ("shuffle", "nesterovs_momentum", "warm_start", "early_stopping"):
+        _check_bool(params, name)
+    if params["n_threads"] is not None:
+        _check_number(params, "n_threads", int, low=1)
+    callbacks = params["callbacks"]
+    if callbacks is not None and (isinstance(callbacks, (str, bytes)) or not all(
+            callable(c) for c in _as_list(callbacks))):
+        raise TypeError("callbacks must be a list of callables f(model, metrics)")
+    dropout = check_dropout(params["dropout"], len(layers))
+    if dropout is not None and params["solver"] == "lbfgs":
+        raise ValueError("dropout needs a stochastic solver ('adam' or 'sgd'), not 'lbfgs'")
+    if "class_weight" in params:
+        weights = params["class_weight"]
+        if not (weights is None or (isinstance(weights, str) and weights == "balanced")
+                or isinstance(weights, dict)):
+            raise ValueError(f"class_weight must be None, 'balanced' or a dict; got {weights!r}")
     return layers
+
+
+def _as_list(value):
+    try:
+        return list(value)
+    except TypeError:
+        return [value]
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Sample weights as a finite, non-negative float array of length n_samples, or None."""
+    if sample_weight is None:
+        return None
+    if np.isscalar(sample_weight):
+        sample_weight = np.full(n_samples, sample_weight)
+    weights = _as_float_array(sample_weight, "sample_weight", np.float64)
+    if weights.ndim != 1 or weights.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},); got {weights.shape}")
+    if not np.isfinite(weights).all():
+        raise ValueError("sample_weight contains NaN or infinity")
+    if (weights < 0).any():
+        raise ValueError("sample_weight must not be negative")
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight must not be all zero")
+    return np.ascontiguousarray(weights, dtype=dtype)

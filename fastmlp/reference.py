@@ -5,13 +5,17 @@ engines, and the benchmarks time them side by side. Conventions (shared with
 the kernels and with scikit-learn's MLP):
 
 * layer i computes ``A[i+1] = act(A[i] @ coefs[i] + intercepts[i])``, ``A[0] = X``;
-* the per-sample loss is the cross-entropy for softmax / logistic outputs and
-  half the mean squared error over the outputs for the identity output; the
-  minibatch loss is its mean plus ``0.5 * alpha * sum(W**2) / batch_size``;
-* derivatives of the hidden activations are taken from their outputs.
+* the per-sample loss is the cross-entropy for softmax / logistic outputs, half the
+  Poisson deviance for the exp output, and half the mean squared error over the
+  outputs for the identity output; the minibatch loss is
+  ``(sum_i w_i loss_i + 0.5 * alpha * sum(W**2)) / sum_i w_i`` (w = sample weights, 1
+  by default);
+* derivatives of the hidden activations are taken from their outputs;
+* inverted dropout keeps unit j of minibatch row r when a hash of the step key and
+  the counter ``r * (all hidden units) + (the layer's first unit) + j`` is at
+  least ``rate * 2**32`` (see `dropout_mask`).
 """
 import numpy as np
-
 
 LEAKY_SLOPE = 0.01
 
@@ -35,6 +39,7 @@ ACTIVATIONS = {
     "leaky_relu": lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
     "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
     "softmax": _softmax,
+    "exp": np.exp,
 }
 
 # d act / d z, written in terms of the output a = act(z)
@@ -48,34 +53,93 @@ DERIVATIVES = {
 }
 
 
-def forward(coefs, intercepts, X, activation, out_activation):
-    """Activations of every layer, the input first and the network's output last."""
+# --- dropout masks -------------------------------------------------------------------
+
+def step_key(seed, step):
+    """The 32-bit key of one training step: low bits of splitmix64(seed + step * golden)."""
+    mask = (1 << 64) - 1
+    z = (seed + step * 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return (z ^ (z >> 31)) & 0xFFFFFFFF
+
+
+def _unit_hash(x):
+    """lowbias32, on uint32 arrays."""
+    x = x ^ (x >> np.uint32(16))
+    x = x * np.uint32(0x7FEB352D)
+    x = x ^ (x >> np.uint32(15))
+    x = x * np.uint32(0x846CA68B)
+    return x ^ (x >> np.uint32(16))
+
+
+def dropout_mask(key, rate, rows, stride, offset, width):
+    """Boolean (rows, width) mask of kept units of one hidden layer in one step."""
+    counter = (np.arange(rows, dtype=np.uint64)[:, None] * np.uint64(stride)
+               + np.uint64(offset) + np.arange(width, dtype=np.uint64)[None, :])
+    threshold = np.uint32(min(rate * 2.0**32, 2.0**32 - 1))
+    return _unit_hash(np.uint32(key) ^ counter.astype(np.uint32)) >= threshold
+
+
+def dropout_masks(key, rates, rows, widths):
+    """One mask per hidden layer (widths: the hidden widths), or None without dropout."""
+    if rates is None:
+        return None
+    offsets = np.concatenate([[0], np.cumsum(widths)[:-1]])
+    return [dropout_mask(key, rate, rows, sum(widths), offset, width)
+            for rate, offset, width in zip(rates, offsets, widths)]
+
+
+# --- the network ---------------------------------------------------------------------
+
+def forward(coefs, intercepts, X, activation, out_activation, masks=None, rates=None):
+    """Activations of every layer, the input first and the network's output last.
+
+    With dropout masks, each hidden output is multiplied by mask / (1 - rate).
+    """
     acts = [X]
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
-        act = out_activation if i == len(coefs) - 1 else activation
-        acts.append(ACTIVATIONS[act](acts[-1] @ W + b))
+        last = i == len(coefs) - 1
+        a = ACTIVATIONS[out_activation if last else activation](acts[-1] @ W + b)
+        if masks is not None and not last:
+            a = np.where(masks[i], a / a.dtype.type(1 - rates[i]), 0).astype(a.dtype)
+        acts.append(a)
     return acts
 
 
-def per_sample_loss_sum(Y, P, loss):
-    """Sum over the rows of the per-sample loss (probabilities clipped as in scikit-learn)."""
+def per_sample_losses(Y, P, loss):
+    """Loss of every row (probabilities clipped as in scikit-learn), in float64."""
+    eps = np.finfo(P.dtype).eps   # the clip of P's own precision
+    P, Y = P.astype(np.float64), Y.astype(np.float64)
     if loss == "squared_error":
-        return 0.5 * np.sum((P.astype(np.float64) - Y) ** 2) / P.shape[1]
-    eps = np.finfo(P.dtype).eps
-    P = np.clip(P.astype(np.float64), eps, 1 - eps)
-    total = -np.sum(np.where(Y != 0, Y * np.log(P), 0))
+        return 0.5 * np.mean((P - Y) ** 2, axis=1)
+    if loss == "poisson":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ylogy = np.where(Y != 0, Y * np.log(np.where(Y != 0, Y, 1) / P), 0)
+        return np.sum(ylogy - Y + P, axis=1)
+    P = np.clip(P, eps, 1 - eps)
+    total = -np.sum(np.where(Y != 0, Y * np.log(P), 0), axis=1)
     if loss == "binary_log_loss":
-        total -= np.sum(np.where(Y != 1, (1 - Y) * np.log(1 - P), 0))
+        total -= np.sum(np.where(Y != 1, (1 - Y) * np.log(1 - P), 0), axis=1)
     return total
 
 
-def output_delta(Y, P, loss):
-    """dLoss/dZ of the output layer for a loss averaged over the rows."""
-    scale = P.shape[0] * (P.shape[1] if loss == "squared_error" else 1)
-    return (P - Y) / P.dtype.type(scale)
+def per_sample_loss_sum(Y, P, loss, sample_weight=None):
+    """Sum over the rows of the (weighted) per-sample loss."""
+    losses = per_sample_losses(Y, P, loss)
+    return float(np.sum(losses if sample_weight is None else losses * sample_weight))
 
 
-def backward(coefs, acts, delta, activation):
+def output_delta(Y, P, loss, sample_weight=None):
+    """dLoss/dZ of the output layer for a loss averaged over the (weighted) rows."""
+    weight_sum = P.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    delta = (P - Y) / P.dtype.type(weight_sum * (P.shape[1] if loss == "squared_error" else 1))
+    if sample_weight is not None:
+        delta *= sample_weight[:, None].astype(P.dtype)
+    return delta
+
+
+def backward(coefs, acts, delta, activation, masks=None, rates=None):
     """Gradients (coef_grads, intercept_grads) from the output delta, without L2."""
     n = len(coefs)
     coef_grads, intercept_grads = [None] * n, [None] * n
@@ -83,21 +147,32 @@ def backward(coefs, acts, delta, activation):
         coef_grads[i] = acts[i].T @ delta
         intercept_grads[i] = delta.sum(axis=0)
         if i > 0:
-            delta = (delta @ coefs[i].T) * DERIVATIVES[activation](acts[i])
+            a = acts[i]
+            if masks is None:
+                delta = (delta @ coefs[i].T) * DERIVATIVES[activation](a)
+            else:   # the stored output is act * mask / keep
+                keep = a.dtype.type(1 - rates[i - 1])
+                factor = DERIVATIVES[activation](a * keep) / keep
+                delta = np.where(masks[i - 1], (delta @ coefs[i].T) * factor,
+                                 0).astype(a.dtype)
     return coef_grads, intercept_grads
 
 
-def loss_and_gradient(coefs, intercepts, X, Y, activation, out_activation, loss, alpha):
+def loss_and_gradient(coefs, intercepts, X, Y, activation, out_activation, loss, alpha,
+                      sample_weight=None):
     """Mean loss with the L2 penalty, and its gradient (coef_grads, intercept_grads)."""
     acts = forward(coefs, intercepts, X, activation, out_activation)
-    n = X.shape[0]
-    delta = output_delta(Y, acts[-1], loss)
+    weight_sum = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    delta = output_delta(Y, acts[-1], loss, sample_weight)
     coef_grads, intercept_grads = backward(coefs, acts, delta, activation)
     sumsq = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
-    value = (per_sample_loss_sum(Y, acts[-1], loss) + 0.5 * alpha * sumsq) / n
-    coef_grads = [g + W.dtype.type(alpha / n) * W for g, W in zip(coef_grads, coefs)]
+    value = (per_sample_loss_sum(Y, acts[-1], loss, sample_weight)
+             + 0.5 * alpha * sumsq) / weight_sum
+    coef_grads = [g + W.dtype.type(alpha / weight_sum) * W for g, W in zip(coef_grads, coefs)]
     return value, coef_grads, intercept_grads
 
+
+# --- optimizers ----------------------------------------------------------------------
 
 def adam_update(params, grads, m, v, t, learning_rate, beta_1, beta_2, epsilon):
     """One Adam step in place on lists of arrays; t is the step number (1, 2, ...)."""
@@ -121,37 +196,51 @@ def sgd_update(params, grads, velocities, learning_rate, momentum, nesterov):
             p += vel
 
 
-def train_epoch(coefs, intercepts, moment_1, moment_2, X, Y, order, batch_size,
-                activation, out_activation, loss, solver, alpha, learning_rate,
-                momentum, nesterov, beta_1, beta_2, epsilon, adam_t):
+# --- one epoch -----------------------------------------------------------------------
+
+def train_epoch(coefs, intercepts, moment_1, moment_2, X, Y, sample_weight, order, config,
+                adam_t, n_steps):
     """One epoch of minibatch training in place; the same contract as the Cython engine.
 
     `moment_1` / `moment_2` are lists of arrays shaped like coefs + intercepts
-    (Adam's m and v, or SGD's velocity and an unused list). Returns
-    ``(loss_sum, steps, adam_t, status)`` with status 0, or 2 when a minibatch
-    loss was not finite (that step is then not applied).
+    (Adam's m and v, or SGD's velocity and an unused list). `config` holds
+    batch_size, activation, out_activation, loss, solver, alpha, learning_rate,
+    momentum, nesterov, beta_1, beta_2, epsilon, dropout (None or a rate per hidden
+    layer) and dropout_seed. Returns ``(loss_sum, steps, adam_t, status)`` with
+    status 0, or 2 when a minibatch loss was not finite (that step is then not
+    applied). A minibatch whose weights sum to 0 is skipped.
     """
+    c = config
     params = list(coefs) + list(intercepts)
+    widths = [W.shape[1] for W in coefs[:-1]]
     loss_sum, steps = 0.0, 0
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
+    for start in range(0, len(order), c.batch_size):
+        rows = order[start:start + c.batch_size]
         xb, yb = X[rows], Y[rows]
-        acts = forward(coefs, intercepts, xb, activation, out_activation)
-        batch_loss = per_sample_loss_sum(yb, acts[-1], loss)
+        wb = None if sample_weight is None else sample_weight[rows]
+        weight_sum = len(rows) if wb is None else float(np.sum(wb, dtype=np.float64))
+        if weight_sum <= 0:
+            continue
+        masks = None if c.dropout is None else dropout_masks(
+            step_key(c.dropout_seed, n_steps), c.dropout, len(rows), widths)
+        acts = forward(coefs, intercepts, xb, c.activation, c.out_activation, masks, c.dropout)
+        batch_loss = per_sample_loss_sum(yb, acts[-1], c.loss, wb)
         if not np.isfinite(batch_loss):
             return loss_sum, steps, adam_t, 2
-        coef_grads, intercept_grads = backward(coefs, acts, output_delta(yb, acts[-1], loss),
-                                               activation)
-        n = len(rows)
+        delta = output_delta(yb, acts[-1], c.loss, wb)
+        coef_grads, intercept_grads = backward(coefs, acts, delta, c.activation, masks,
+                                               c.dropout)
         sumsq = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
-        coef_grads = [g + W.dtype.type(alpha / n) * W for g, W in zip(coef_grads, coefs)]
+        coef_grads = [g + W.dtype.type(c.alpha / weight_sum) * W
+                      for g, W in zip(coef_grads, coefs)]
         grads = coef_grads + intercept_grads
-        if solver == "adam":
+        if c.solver == "adam":
             adam_t += 1
-            adam_update(params, grads, moment_1, moment_2, adam_t, learning_rate,
-                        beta_1, beta_2, epsilon)
+            adam_update(params, grads, moment_1, moment_2, adam_t, c.learning_rate,
+                        c.beta_1, c.beta_2, c.epsilon)
         else:
-            sgd_update(params, grads, moment_1, learning_rate, momentum, nesterov)
-        loss_sum += batch_loss + 0.5 * alpha * sumsq
+            sgd_update(params, grads, moment_1, c.learning_rate, c.momentum, c.nesterov)
+        n_steps += 1
+        loss_sum += (batch_loss + 0.5 * c.alpha * sumsq) * len(rows) / weight_sum
         steps += 1
     return loss_sum, steps, adam_t, 0

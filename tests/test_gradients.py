@@ -12,8 +12,8 @@ from fastmlp import _training, reference
 from fastmlp._codes import ACTIVATION_CODES, HIDDEN_ACTIVATIONS, LOSS_CODES, LOSS_FOR_OUTPUT
 from fastmlp._layout import ParameterLayout
 
-OUTPUTS = sorted(LOSS_FOR_OUTPUT)                 # identity, logistic, softmax
-N_OUTPUTS = {"identity": 2, "logistic": 3, "softmax": 4}
+OUTPUTS = sorted(LOSS_FOR_OUTPUT)                 # exp, identity, logistic, softmax
+N_OUTPUTS = {"identity": 2, "logistic": 3, "softmax": 4, "exp": 2}
 ALPHA = 0.3
 STEP = 1e-6             # central differences: truncation ~STEP^2, rounding ~1e-16 / STEP
 FD_RTOL = 1e-6
@@ -44,6 +44,8 @@ def make_problem(sizes, hidden, output, n_samples, seed_key):
         Y = rng.standard_normal((n_samples, k))
     elif output == "softmax":
         Y = np.eye(k)[rng.integers(0, k, n_samples)]
+    elif output == "exp":   # Poisson counts, zeros included
+        Y = rng.poisson(1.5, (n_samples, k)).astype(np.float64)
     else:
         Y = rng.integers(0, 2, (n_samples, k)).astype(np.float64)
     return layout, flat, X, Y

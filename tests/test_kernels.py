@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 
-from fastmlp import _activations, _blas, _losses, _optimizers, _training, reference
+from fastmlp import _activations, _blas, _dropout, _losses, _optimizers, _training, reference
 from fastmlp._codes import ACTIVATION_CODES, HIDDEN_ACTIVATIONS, LOSS_CODES, LOSS_FOR_OUTPUT
 from fastmlp._engines import CythonEngine, NumpyEngine
 from fastmlp._layout import ParameterLayout, glorot_uniform
@@ -20,7 +20,7 @@ RTOL = {np.float32: 1e-5, np.float64: 1e-12}
 # Shapes (rows, cols) with a single row, a single column and sizes that are not
 # multiples of any SIMD width.
 SHAPES = [(1, 1), (1, 7), (13, 1), (3, 129), (37, 13)]
-OUTPUTS = sorted(LOSS_FOR_OUTPUT)     # identity, logistic, softmax
+OUTPUTS = sorted(LOSS_FOR_OUTPUT)     # exp, identity, logistic, softmax
 
 
 def rng_for(*key):
@@ -317,6 +317,8 @@ def predictions_and_targets(rng, shape, output, dtype):
         y = rng.standard_normal(shape)
     elif output == "softmax":
         y = np.eye(cols)[rng.integers(0, cols, rows)]
+    elif output == "exp":   # Poisson counts, zeros included
+        y = rng.poisson(1.5, shape).astype(np.float64)
     else:
         y = rng.integers(0, 2, shape).astype(np.float64)
     p = reference.ACTIVATIONS[output](z)
@@ -663,12 +665,14 @@ EPOCH_RTOL = {np.float32: 1e-4, np.float64: 1e-10}
 SOLVERS = [("adam", False), ("sgd", False), ("sgd", True)]
 
 
-def epoch_config(solver, nesterov, hidden, output, alpha=1e-2):
+def epoch_config(solver, nesterov, hidden, output, alpha=1e-2, dropout=None):
     return types.SimpleNamespace(
         solver=solver, activation=hidden, out_activation=output,
-        loss=LOSS_FOR_OUTPUT[output], alpha=alpha, learning_rate=0.05 if solver == "sgd"
-        else 0.01, momentum=0.9, nesterov=nesterov, beta_1=0.9, beta_2=0.999,
-        epsilon=1e-8)
+        loss=LOSS_FOR_OUTPUT[output], alpha=alpha,
+        # exp outputs grow fast: a smaller SGD step keeps them finite
+        learning_rate=(0.05 if solver == "sgd" else 0.01) * (0.1 if output == "exp" else 1),
+        momentum=0.9, nesterov=nesterov, beta_1=0.9, beta_2=0.999,
+        epsilon=1e-8, dropout=dropout, dropout_seed=12345, bound_blas=False)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -693,7 +697,7 @@ def test_train_epoch_matches_reference_engine(dtype, solver, nesterov, output, h
     # two epochs, so the second starts from non-zero moments and adam_t
     for epoch in range(2):
         order = rng.permutation(n_samples).astype(np.intp)
-        results = {name: engines[name].train_epoch(states[name], X, Y, order, config)
+        results = {name: engines[name].train_epoch(states[name], X, Y, None, order, config)
                    for name in engines}
         got, want = states["cython"], states["numpy"]
         assert results["cython"][1] is False and results["numpy"][1] is False
@@ -718,11 +722,16 @@ def test_train_epoch_steps_and_loss_sum(dtype):
     state = TrainingState(params.copy())
     engine = CythonEngine(layout, 5, dtype)
     alpha = 0.1
+    config = types.SimpleNamespace(
+        batch_size=5, n_threads=engine.n_threads, hidden_code=HIDDEN_ACTIVATIONS["relu"],
+        out_code=ACTIVATION_CODES["identity"], loss_code=LOSS_CODES["squared_error"],
+        solver_code=_training.SOLVER_SGD, alpha=alpha, learning_rate=0.0, momentum=0.0,
+        nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, dropout=None,
+        dropout_seed=0, bound_blas=False)
     loss_sum, steps, adam_t, status = _training.train_epoch(
         state.params, engine.grads, state.moment_1, state.moment_2, X, Y,
-        np.arange(23, dtype=np.intp), layout.sizes, engine.workspace, 5, engine.n_threads,
-        HIDDEN_ACTIVATIONS["relu"], ACTIVATION_CODES["identity"], LOSS_CODES["squared_error"],
-        _training.SOLVER_SGD, alpha, 0.0, 0.0, False, 0.9, 0.999, 1e-8, 0)
+        np.empty(0, dtype), np.arange(23, dtype=np.intp), layout.sizes, engine.workspace,
+        config, 0, 0)
     # a zero learning rate leaves params unchanged, so every batch sees the same W
     assert (steps, adam_t, status) == (5, 0, _training.STATUS_OK)
     np.testing.assert_array_equal(state.params, params)
@@ -749,6 +758,56 @@ def test_train_epoch_reports_divergence_like_reference(dtype, hidden):
     diverged = {}
     for name, engine_cls in [("cython", CythonEngine), ("numpy", NumpyEngine)]:
         state = TrainingState(params.copy())
-        _, diverged[name] = engine_cls(layout, 4, dtype).train_epoch(state, X, Y, order,
-                                                                      config)
+        _, diverged[name] = engine_cls(layout, 4, dtype).train_epoch(state, X, Y, None,
+                                                                      order, config)
     assert diverged == {"cython": True, "numpy": True}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", ["relu", "tanh", "logistic", "elu"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("variant", ["sample_weight", "dropout", "both"])
+def test_train_epoch_with_weights_and_dropout_matches_reference(dtype, hidden, n_threads,
+                                                                variant):
+    # sample weights scale rows of the output delta; dropout masks are hashed from
+    # (step key, row, unit), so both engines and any thread split draw the same masks
+    rng = rng_for("epoch-variant", dtype, hidden, variant)
+    sizes, n_samples, batch_size = [6, 9, 5, 3], 41, 8
+    layout = ParameterLayout(sizes)
+    X, Y = random_data(rng, n_samples, sizes, "softmax", dtype)
+    weights = None
+    if variant in ("sample_weight", "both"):
+        weights = rng.uniform(0, 3, n_samples).astype(dtype)
+        weights[:8] = 0     # a whole minibatch of zero weight is skipped
+    dropout = (0.3, 0.5) if variant in ("dropout", "both") else None
+    config = epoch_config("adam", False, hidden, "softmax", dropout=dropout)
+    states = {name: TrainingState(glorot_uniform(layout, hidden, np.random.default_rng(1),
+                                                 dtype)) for name in ("cython", "numpy")}
+    engines = {"cython": CythonEngine(layout, batch_size, dtype, n_threads=n_threads),
+               "numpy": NumpyEngine(layout, batch_size, dtype)}
+    order = np.arange(n_samples, dtype=np.intp)
+    for _ in range(2):
+        results = {name: engines[name].train_epoch(states[name], X, Y, weights, order,
+                                                   config) for name in engines}
+        assert results["cython"][0] == pytest.approx(results["numpy"][0],
+                                                     rel=EPOCH_RTOL[dtype])
+        assert states["cython"].n_steps == states["numpy"].n_steps
+        np.testing.assert_allclose(states["cython"].params, states["numpy"].params,
+                                   rtol=EPOCH_RTOL[dtype],
+                                   atol=EPOCH_RTOL[dtype] * np.max(np.abs(
+                                       states["numpy"].params)))
+    # 6 minibatches an epoch (5 of 8 rows, 1 of 1); the weighted first one is all zero
+    assert states["cython"].n_steps == (12 if weights is None else 10)
+
+
+def test_dropout_masks_are_the_same_in_cython_and_numpy():
+    key, rate, stride, offset = 0xDEADBEEF, 0.3, 29, 11
+    z = np.ones((17, 13))
+    _activations.bias_activation_twin(z, np.zeros(13), HIDDEN_ACTIVATIONS["identity"],
+                                      (key, rate, stride, offset), 0)
+    mask = reference.dropout_mask(key, rate, 17, stride, offset, 13)
+    np.testing.assert_array_equal(z != 0, mask)
+    np.testing.assert_allclose(z[mask], 1 / (1 - rate))
+    assert 0.2 < 1 - mask.mean() < 0.4        # about `rate` of the units dropped
+    assert _dropout.step_key_twin(7, 3) == reference.step_key(7, 3)
+    assert reference.step_key(7, 3) != reference.step_key(7, 4)

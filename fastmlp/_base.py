@@ -1,0 +1,431 @@
+"""What MLPClassifier and MLPRegressor share: the fit loops and the forward pass.
+
+A fit validates everything first, then trains on a private flat state (see
+_state.py) and publishes the fitted attributes all at once after every epoch,
+so the model always holds whole epochs: Ctrl-C keeps the last one, and an error
+(a diverging loss) puts back what the model held before the fit.
+"""
+import time
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import scipy.optimize
+
+from fastmlp import _threads, _training, reference
+from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES, LOSS_FOR_OUTPUT
+from fastmlp._engines import ENGINES
+from fastmlp._layout import ParameterLayout, glorot_uniform
+from fastmlp._sklearn_compat import EstimatorBase
+from fastmlp._state import TrainingState
+from fastmlp._validation import (check_dropout, check_hyperparameters, check_is_fitted,
+                                 check_sample_weight, check_X, check_y_length)
+from fastmlp.callbacks import ProgressBar
+from fastmlp.exceptions import ConvergenceWarning, DivergenceError
+
+
+def check_random_state(seed):
+    """A RandomState from None (numpy's global one), an int, or a RandomState."""
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return np.random.RandomState(seed)
+    raise ValueError(f"random_state must be None, an int or a numpy RandomState; got {seed!r}")
+
+
+def feature_names(X):
+    """The column names of a DataFrame-like X when they are all strings, else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if len(names) and all(isinstance(n, str) for n in names) else None
+
+
+class BaseMultilayerPerceptron(EstimatorBase):
+    """Shared fit loops and forward pass; see MLPClassifier for the parameters."""
+
+    # Private state that belongs to a fitted model (saved by model.save).
+    _persisted_private_attributes = ()
+
+    # --- fitting -------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False,
+             classes=None):
+        params = self.get_params()
+        hidden = check_hyperparameters(params, ENGINES)
+        if incremental and self.solver == "lbfgs":
+            raise ValueError("partial_fit needs a stochastic solver ('adam' or 'sgd'), "
+                             "not 'lbfgs'")
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        fitted = hasattr(self, "coefs_")
+        first_pass = not fitted or (not self.warm_start and not incremental)
+        names = feature_names(X)
+        X = check_X(X, dtype=None if first_pass else self.coefs_[0].dtype,
+                    n_features=None if first_pass else self.n_features_in_)
+        check_y_length(X, y)
+        Y, out_activation, target_attributes = self._encode_targets(
+            y, X.dtype, first_pass, incremental, classes)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        sample_weight = self._weigh_classes(y, sample_weight, X.dtype, incremental)
+        validation = self._validation_data(X, Y, sample_weight, X_val, y_val, out_activation,
+                                           target_attributes)
+        if validation is not None and validation.split:
+            X, Y, sample_weight = validation.train
+        if not first_pass:
+            self._check_layers(hidden)
+
+        before = dict(self.__dict__)
+        try:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, Y, sample_weight, hidden, out_activation, first_pass,
+                                target_attributes, names)
+            else:
+                self._fit_stochastic(X, Y, sample_weight, validation, hidden, out_activation,
+                                     first_pass, incremental, target_attributes, names)
+        except DivergenceError:
+            self.__dict__.clear()
+            self.__dict__.update(before)   # the model as it was before this fit
+            raise
+        return self
+
+    def _check_layers(self, hidden):
+        widths = tuple(c.shape[1] for c in self.coefs_[:-1])
+        if widths != hidden:
+            raise ValueError(f"hidden_layer_sizes is {hidden} but the fitted model has "
+                             f"{widths}; warm_start and partial_fit need the same layers")
+
+    def _initial_parameters(self, layout, rng, dtype, first_pass):
+        if first_pass:
+            return glorot_uniform(layout, self.activation, rng, dtype)
+        return layout.pack(self.coefs_, self.intercepts_, dtype)
+
+    def _common_attributes(self, layout, X, Y, out_activation, target_attributes, names):
+        attributes = dict(n_features_in_=X.shape[1], n_layers_=layout.n_layers + 1,
+                          n_outputs_=Y.shape[1], out_activation_=out_activation,
+                          **target_attributes)
+        if names is not None:
+            attributes["feature_names_in_"] = names
+        elif "feature_names_in_" in self.__dict__:
+            del self.feature_names_in_
+        return attributes
+
+    def _engine(self, layout, batch_size, dtype):
+        n_threads = self.n_threads
+        if n_threads is not None and not _threads.can_bound_blas():
+            n_threads = 1
+        return ENGINES[self.engine](layout, batch_size, dtype, n_threads=n_threads)
+
+    # --- minibatch solvers (sgd, adam) ----------------------------------------------
+
+    def _batch_size(self, n_samples):
+        if isinstance(self.batch_size, str):   # 'auto'
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(f"Got batch_size={self.batch_size} > n_samples={n_samples}; "
+                          "it is clipped to n_samples.")
+        return min(self.batch_size, n_samples)
+
+    def _start_training(self, X, Y, hidden, out_activation, first_pass=True,
+                        incremental=False):
+        """Everything one stochastic fit needs, allocated once: state, engine, order."""
+        n_samples, n_features = X.shape
+        layout = ParameterLayout([n_features, *hidden, Y.shape[1]])
+        rng = check_random_state(self.random_state)
+        params = self._initial_parameters(layout, rng, X.dtype, first_pass)
+        previous = getattr(self, "_solver_state", None)
+        if incremental and not first_pass and previous is not None \
+                and previous.params.shape == params.shape and previous.params.dtype == X.dtype:
+            state = previous                    # partial_fit goes on with its optimizer
+            np.copyto(state.params, params)     # and with coefs_ as they are now
+        else:
+            state = TrainingState(params)
+        dropout = check_dropout(self.dropout, len(hidden))
+        batch_size = self._batch_size(n_samples)
+        config = SimpleNamespace(
+            activation=self.activation, out_activation=out_activation,
+            loss=LOSS_FOR_OUTPUT[out_activation], solver=self.solver, alpha=self.alpha,
+            learning_rate=self.learning_rate_init, momentum=self.momentum,
+            nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2,
+            epsilon=self.epsilon, dropout=dropout,
+            dropout_seed=int(rng.randint(2**62)) if dropout is not None else 0,
+            bound_blas=self.n_threads is not None)
+        if incremental and not first_pass:
+            config.learning_rate = getattr(self, "_learning_rate", self.learning_rate_init)
+        return SimpleNamespace(
+            layout=layout, rng=rng, state=state, config=config, shuffle=self.shuffle,
+            engine=self._engine(layout, batch_size, X.dtype),
+            order=np.arange(n_samples, dtype=np.intp))
+
+    @staticmethod
+    def _run_epoch(training, X, Y, sample_weight=None):
+        """One epoch in place on training.state; returns the epoch's mean loss."""
+        if training.shuffle:
+            training.rng.shuffle(training.order)   # in place, as scikit-learn: same order
+        loss_sum, diverged = training.engine.train_epoch(
+            training.state, X, Y, sample_weight, training.order, training.config)
+        if diverged:
+            raise DivergenceError(
+                "the training loss became NaN or infinite; try a smaller "
+                "learning_rate_init or scaling X. The model was left as it was before fit.")
+        return loss_sum / X.shape[0]
+
+    def _fit_stochastic(self, X, Y, sample_weight, validation, hidden, out_activation,
+                        first_pass, incremental, target_attributes, names):
+        training = self._start_training(X, Y, hidden, out_activation, first_pass,
+                                        incremental)
+        layout, state = training.layout, training.state
+        restart = first_pass
+        history = SimpleNamespace(
+            loss_curve=[] if restart else list(getattr(self, "loss_curve_", [])),
+            t=0 if restart else getattr(self, "t_", 0),
+            best_loss=np.inf if restart else getattr(self, "best_loss_", np.inf),
+            no_improvement=0 if restart else getattr(self, "_no_improvement_count", 0),
+            validation_scores=[] if restart else list(getattr(self, "validation_scores_",
+                                                               None) or []),
+            validation_losses=[] if restart else list(getattr(self, "validation_loss_curve_",
+                                                               None) or []),
+            best_validation=None, best_params=None, n_iter=0)
+        if validation is not None and validation.monitor:
+            history.best_loss = None   # scikit-learn: no best_loss_ under early stopping
+        callbacks = list(self.callbacks or [])
+        if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
+            callbacks.append(ProgressBar())
+        common = self._common_attributes(layout, X, Y, out_activation, target_attributes, names)
+
+        def publish(params):
+            coefs, intercepts = layout.unpack(params)
+            attributes = dict(
+                common, coefs_=coefs, intercepts_=intercepts,
+                loss_=history.loss_curve[-1] if history.loss_curve else None,
+                loss_curve_=list(history.loss_curve), best_loss_=history.best_loss,
+                n_iter_=history.n_iter, t_=history.t,
+                _no_improvement_count=history.no_improvement,
+                _learning_rate=training.config.learning_rate, _solver_state=state)
+            if validation is not None:
+                attributes.update(validation_scores_=list(history.validation_scores),
+                                  validation_loss_curve_=list(history.validation_losses),
+                                  best_validation_score_=history.best_validation)
+            elif restart:
+                attributes.update(validation_scores_=None, best_validation_score_=None,
+                                  validation_loss_curve_=None)
+            self.__dict__.update(attributes)
+
+        try:
+            for _ in range(self.max_iter):
+                started = time.perf_counter()
+                loss = self._run_epoch(training, X, Y, sample_weight)
+                seconds = time.perf_counter() - started
+                history.n_iter += 1
+                history.t += X.shape[0]
+                history.loss_curve.append(loss)
+                metrics = {"epoch": history.n_iter, "max_iter": self.max_iter, "loss": loss,
+                           "learning_rate": training.config.learning_rate,
+                           "seconds": seconds,
+                           "samples_per_second": X.shape[0] / max(seconds, 1e-12)}
+                improved = self._update_no_improvement(history, validation, training, metrics)
+                if improved and validation is not None and validation.monitor:
+                    history.best_params = state.params.copy()
+                self._schedule_learning_rate(training, history)
+                publish(state.params)
+                stop = False
+                for callback in callbacks:
+                    stop = bool(callback(self, metrics)) or stop
+                if history.no_improvement > self.n_iter_no_change:
+                    if self.solver == "sgd" and self.learning_rate == "adaptive" \
+                            and training.config.learning_rate > 1e-6:
+                        training.config.learning_rate /= 5
+                        history.no_improvement = 0
+                        publish(state.params)
+                    else:
+                        stop = True
+                        if self.verbose:
+                            what = ("Validation score" if validation is not None
+                                    and validation.monitor else "Training loss")
+                            print(f"{what} did not improve more than tol={self.tol} for "
+                                  f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                if stop or incremental:
+                    break
+            else:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                              "reached and the optimization hasn't converged yet.",
+                              ConvergenceWarning)
+        except KeyboardInterrupt:
+            # The model holds the last whole epoch (published above); the optimizer
+            # state went on into the interrupted one, so partial_fit starts afresh.
+            self.__dict__["_solver_state"] = None
+            raise
+        if history.best_params is not None:
+            publish(history.best_params)   # early stopping: the best epoch's weights
+
+    def _update_no_improvement(self, history, validation, training, metrics):
+        """scikit-learn's convergence bookkeeping; True when the monitored value improved."""
+        if validation is not None:
+            coefs, intercepts = training.layout.views(training.state.params)
+            score, loss = self._validation_metrics(validation, coefs, intercepts)
+            history.validation_scores.append(score)
+            history.validation_losses.append(loss)
+            metrics.update(validation_score=score, validation_loss=loss)
+        if validation is not None and validation.monitor:
+            # higher is better: the score, or minus the validation loss
+            value = score if self.monitor == "validation_score" else -loss
+            best = -np.inf if history.best_validation is None else (
+                history.best_validation if self.monitor == "validation_score"
+                else -history.best_validation)
+            history.no_improvement = history.no_improvement + 1 if value < best + self.tol else 0
+            if value > best:
+                history.best_validation = score if self.monitor == "validation_score" else loss
+                return True
+            return False
+        loss = history.loss_curve[-1]
+        history.no_improvement = (history.no_improvement + 1
+                                  if loss > history.best_loss - self.tol else 0)
+        if loss < history.best_loss:
+            history.best_loss = loss
+            return True
+        return False
+
+    def _schedule_learning_rate(self, training, history):
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            training.config.learning_rate = (self.learning_rate_init
+                                             / (history.t + 1) ** self.power_t)
+
+    def _validation_metrics(self, validation, coefs, intercepts):
+        """(score, loss) on the validation data for the given parameters."""
+        P = ENGINES[self.engine].predict(coefs, intercepts, validation.X, self.activation,
+                                         validation.out_activation)
+        weights = validation.sample_weight
+        losses = reference.per_sample_losses(validation.Y, P,
+                                             LOSS_FOR_OUTPUT[validation.out_activation])
+        loss = float(np.average(losses, weights=weights))
+        return self._score_output(P, validation.y, weights), loss
+
+    def _validation_data(self, X, Y, sample_weight, X_val, y_val, out_activation,
+                         target_attributes):
+        """Validation data, split off X (early stopping) or given; None when there is none."""
+        if (X_val is None) != (y_val is None):
+            raise ValueError("pass both X_val and y_val, or neither")
+        if X_val is not None:
+            X_val = check_X(X_val, dtype=X.dtype, n_features=X.shape[1])
+            check_y_length(X_val, y_val)
+            Y_val = self._encode_validation_targets(y_val, X.dtype, target_attributes)
+            return SimpleNamespace(X=X_val, Y=Y_val, y=np.asarray(y_val), sample_weight=None,
+                                   monitor=self.early_stopping, split=False,
+                                   out_activation=out_activation)
+        if not self.early_stopping or self.solver == "lbfgs":
+            return None
+        rng = check_random_state(self.random_state)
+        train, val = self._split(Y, rng)
+        if len(val) < 2:
+            raise ValueError("The validation set is too small. Increase "
+                             "'validation_fraction' or the size of your dataset.")
+        take = (lambda a, idx: None if a is None else a[idx])
+        return SimpleNamespace(
+            X=X[val], Y=Y[val], y=self._decode(Y[val], target_attributes),
+            sample_weight=take(sample_weight, val), monitor=True, split=True,
+            train=(X[train], Y[train], take(sample_weight, train)),
+            out_activation=out_activation)
+
+    def _split(self, Y, rng):
+        """Indices (train, validation), validation_fraction of them held out.
+
+        Stratified by class for single-output classification, as scikit-learn does.
+        """
+        n = Y.shape[0]
+        n_val = int(np.ceil(self.validation_fraction * n))
+        if self._stratify and Y.shape[1] >= 1:
+            labels = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.intp)
+            order = rng.permutation(n)
+            # take every class in proportion: sort the permutation by class, then
+            # deal validation slots round-robin through it
+            by_class = order[np.argsort(labels[order], kind="stable")]
+            val = by_class[np.linspace(0, n - 1, n_val).round().astype(np.intp)] \
+                if n_val else by_class[:0]
+        else:
+            val = rng.permutation(n)[:n_val]
+        mask = np.zeros(n, dtype=bool)
+        mask[val] = True
+        return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+    # --- L-BFGS ---------------------------------------------------------------------
+
+    def _fit_lbfgs(self, X, Y, sample_weight, hidden, out_activation, first_pass,
+                   target_attributes, names):
+        layout = ParameterLayout([X.shape[1], *hidden, Y.shape[1]])
+        rng = check_random_state(self.random_state)
+        start = self._initial_parameters(layout, rng, X.dtype, first_pass)
+        loss_name = LOSS_FOR_OUTPUT[out_activation]
+        grads = np.empty(layout.n_params, dtype=X.dtype)
+
+        def loss_and_gradient(theta):
+            params = theta.astype(X.dtype)
+            if self.engine == "numpy":
+                coefs, intercepts = layout.views(params)
+                value, coef_grads, intercept_grads = reference.loss_and_gradient(
+                    coefs, intercepts, X, Y, self.activation, out_activation, loss_name,
+                    self.alpha, sample_weight)
+                return value, layout.pack(coef_grads, intercept_grads, np.float64)
+            value = _training.loss_and_gradient(
+                params, grads, X, Y, layout.sizes, ACTIVATION_CODES[self.activation],
+                ACTIVATION_CODES[out_activation], LOSS_CODES[loss_name], self.alpha,
+                sample_weight)
+            return value, grads.astype(np.float64)
+
+        result = scipy.optimize.minimize(
+            loss_and_gradient, start.astype(np.float64), method="L-BFGS-B", jac=True,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        if not np.isfinite(result.fun):
+            raise DivergenceError("L-BFGS reached a NaN or infinite loss; the model was "
+                                  "left as it was before fit.")
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {result.nit} iterations "
+                          f"(status={result.status}): {result.message}. Increase max_iter "
+                          "or max_fun, or scale the data.", ConvergenceWarning)
+        coefs, intercepts = layout.unpack(result.x.astype(X.dtype))
+        self.__dict__.update(
+            self._common_attributes(layout, X, Y, out_activation, target_attributes, names),
+            coefs_=coefs, intercepts_=intercepts, loss_=float(result.fun),
+            n_iter_=int(result.nit), t_=X.shape[0], _solver_state=None)
+
+    # --- prediction ----------------------------------------------------------------
+
+    def _forward(self, X):
+        """The network's output for X, in the fitted dtype."""
+        check_is_fitted(self)
+        self._check_feature_names(X)
+        X = check_X(X, dtype=self.coefs_[0].dtype, n_features=self.n_features_in_)
+        coefs = [np.ascontiguousarray(c, dtype=X.dtype) for c in self.coefs_]
+        intercepts = [np.ascontiguousarray(b, dtype=X.dtype) for b in self.intercepts_]
+        engine = ENGINES[self.engine] if self.engine in ENGINES else ENGINES["cython"]
+        with _threads.bounded_blas(self.n_threads):
+            return engine.predict(coefs, intercepts, X, self.activation, self.out_activation_)
+
+    def _check_feature_names(self, X):
+        fitted_names = getattr(self, "feature_names_in_", None)
+        names = feature_names(X)
+        if fitted_names is None and names is not None:
+            warnings.warn(f"X has feature names, but {type(self).__name__} was fitted "
+                          "without feature names")
+        elif fitted_names is not None and names is None:
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} "
+                          "was fitted with feature names")
+        elif fitted_names is not None and list(names) != list(fitted_names):
+            raise ValueError("The feature names should match those that were passed during "
+                             f"fit: got {list(names)}, expected {list(fitted_names)}")
+
+    # --- persistence ---------------------------------------------------------------
+
+    def save(self, path):
+        """Save the fitted model to `path` (.npz arrays + JSON, no pickle).
+
+        Load it back with :func:`fastmlp.load`; see fastmlp/_persistence.py for the format.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        from fastmlp._persistence import save
+        save(self, path)

@@ -1,0 +1,540 @@
+"""Persistence: pickle and joblib round trips, the fastmlp model file, and the bad files
+load refuses."""
+import json
+import pickle
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp._persistence import load, save
+from fastmlp.exceptions import ConvergenceWarning, NotFittedError
+
+HEADER = "__fastmlp__.json"
+CASES = ["multiclass", "binary", "string_labels", "multilabel", "regression_1d",
+         "regression_2d"]
+DTYPES = [np.float32, np.float64]
+_FITTED = {}
+
+
+def make_data(case, dtype, n=40, n_features=4):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, n_features)).astype(dtype)
+    if case == "multiclass":
+        return X, rng.randint(3, size=n)
+    if case == "binary":
+        return X, np.where(rng.rand(n) > 0.5, 7, 3)
+    if case == "string_labels":   # object dtype: classes_ is an object array
+        return X, np.array(["cat", "dog", "emu"], dtype=object)[rng.randint(3, size=n)]
+    if case == "multilabel":
+        return X, (rng.rand(n, 3) > 0.5).astype(int)
+    if case == "regression_1d":
+        return X, rng.normal(size=n)
+    return X, rng.normal(size=(n, 2))
+
+
+def fitted(case, dtype):
+    """A tiny fitted model for `case`, fitted once per test session (tests never mutate it)."""
+    if (case, dtype) not in _FITTED:
+        X, y = make_data(case, dtype)
+        estimator = MLPRegressor if case.startswith("regression") else MLPClassifier
+        model = estimator(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, y)
+        _FITTED[case, dtype] = model, X
+    return _FITTED[case, dtype]
+
+
+def outputs(model, X):
+    """Everything the model predicts for X."""
+    if isinstance(model, MLPClassifier):
+        return [model.predict(X), model.predict_proba(X)]
+    return [model.predict(X)]
+
+
+def assert_same_predictions(model, other, X):
+    for expected, got in zip(outputs(model, X), outputs(other, X)):
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == expected.dtype or expected.dtype == object
+
+
+def assert_same_value(expected, got, name):
+    if isinstance(expected, np.ndarray):
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+        # An object array of str is stored as a unicode array.
+        assert got.dtype == expected.dtype or (expected.dtype == object
+                                               and got.dtype.kind == "U"), name
+    elif isinstance(expected, (list, tuple)):
+        assert type(got) is type(expected) and len(got) == len(expected), name
+        for i, (a, b) in enumerate(zip(expected, got)):
+            assert_same_value(a, b, f"{name}[{i}]")
+    elif hasattr(expected, "__dict__") and not callable(expected):   # e.g. a solver state
+        assert type(got) is type(expected), name
+        assert_same_attributes(expected, got, prefix=name)
+    else:
+        assert got == expected and type(got) is type(expected), name
+
+
+def assert_same_attributes(model, other, names=None, prefix=""):
+    """`other` holds the same attributes as `model` (only `names` of them if given)."""
+    expected = vars(model) if names is None else {name: vars(model)[name] for name in names}
+    assert vars(other).keys() == expected.keys()
+    for name, value in expected.items():
+        assert_same_value(value, vars(other)[name], f"{prefix}.{name}")
+
+
+def persisted_names(model):
+    """What save stores: the parameters and the public fitted attributes, plus the private
+    ones the class lists."""
+    private = type(model)._persisted_private_attributes
+    return [name for name in vars(model) if not name.startswith("_") or name in private]
+
+
+def read_members(path):
+    """(header dict, {name: array}) of a model file."""
+    with np.load(path, allow_pickle=False) as archive:
+        members = {name: archive[name] for name in archive.files}
+    return json.loads(members.pop(HEADER).tobytes().decode("utf-8")), members
+
+
+def write_members(path, header, members):
+    """Write a model file: `header` is a dict, or the raw bytes of the JSON member."""
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode("utf-8")
+    members = {HEADER: np.frombuffer(raw, dtype=np.uint8), **members}
+    with open(path, "wb") as file:
+        np.savez(file, **members)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A saved multiclass float64 model: (path, model, X)."""
+    model, X = fitted("multiclass", np.float64)
+    path = tmp_path / "model.fastmlp"
+    save(model, path)
+    return path, model, X
+
+
+# --- round trips --------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CASES)
+def test_pickle_round_trip_keeps_predictions_and_attributes(case, dtype):
+    model, X = fitted(case, dtype)
+    copy = pickle.loads(pickle.dumps(model))
+    assert_same_predictions(model, copy, X)
+    assert_same_attributes(model, copy)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CASES)
+def test_joblib_round_trip_keeps_predictions_and_attributes(case, dtype, tmp_path):
+    joblib = pytest.importorskip("joblib", reason="joblib is not installed")
+    model, X = fitted(case, dtype)
+    joblib.dump(model, tmp_path / "model.joblib")
+    copy = joblib.load(tmp_path / "model.joblib")
+    assert_same_predictions(model, copy, X)
+    assert_same_attributes(model, copy)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CASES)
+def test_save_load_round_trip_keeps_predictions_weights_loss_curve_and_params(
+        case, dtype, tmp_path):
+    model, X = fitted(case, dtype)
+    save(model, tmp_path / "model.npz")
+    loaded = load(tmp_path / "model.npz")
+    assert type(loaded) is type(model)
+    assert_same_predictions(model, loaded, X)
+    for name in ("coefs_", "intercepts_"):
+        for expected, got in zip(getattr(model, name), getattr(loaded, name)):
+            assert got.dtype == expected.dtype == dtype
+            np.testing.assert_array_equal(got, expected)
+    assert loaded.loss_curve_ == model.loss_curve_
+    assert loaded.get_params() == model.get_params()
+    assert loaded.hidden_layer_sizes == (5,)
+    assert_same_attributes(model, loaded, persisted_names(model))
+
+
+def test_a_loaded_model_can_be_fitted_again(saved):
+    path, model, X = saved
+    loaded = load(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        loaded.fit(X, model.predict(X))
+    assert loaded.n_iter_ == 3
+
+
+@pytest.mark.parametrize("case", ["string_labels", "multilabel", "regression_1d"])
+def test_saved_file_is_a_plain_npz_with_the_documented_json(case, tmp_path):
+    model, _ = fitted(case, np.float32)
+    save(model, tmp_path / "model.npz")
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as archive:
+        members = {name: archive[name] for name in archive.files}
+    raw = members.pop(HEADER)
+    assert raw.dtype == np.uint8 and raw.ndim == 1
+    header = json.loads(raw.tobytes().decode("utf-8"))
+
+    assert list(header) == ["format", "format_version", "fastmlp_version", "estimator",
+                            "params", "attributes"]
+    assert header["format"] == "fastmlp-model"
+    assert header["format_version"] == 1
+    assert header["fastmlp_version"] == fastmlp.__version__
+    assert header["estimator"] == type(model).__name__
+    assert header["params"] == {**model.get_params(), "hidden_layer_sizes": [5]}
+
+    attributes = header["attributes"]
+    private = "_y_was_1d" if case.startswith("regression") else "_multilabel"
+    assert type(model)._persisted_private_attributes == (private,)
+    public = {name for name in vars(model) if name.endswith("_") and not name.startswith("_")}
+    assert set(attributes) == public | {private}
+    assert attributes["validation_scores_"] == {"kind": "none"}
+    assert attributes[private] == {"kind": "bool", "value": getattr(model, private)}
+    assert attributes["coefs_"] == {"kind": "array_list", "members": ["coefs_.0", "coefs_.1"]}
+    assert attributes["intercepts_"] == {"kind": "array_list",
+                                         "members": ["intercepts_.0", "intercepts_.1"]}
+    assert attributes["loss_curve_"] == {"kind": "float_list", "values": model.loss_curve_}
+    assert attributes["loss_"] == {"kind": "float", "value": model.loss_}
+    assert attributes["n_iter_"] == {"kind": "int", "value": 3}
+    assert attributes["out_activation_"] == {"kind": "str", "value": model.out_activation_}
+    for i, coef in enumerate(model.coefs_):
+        np.testing.assert_array_equal(members[f"coefs_.{i}"], coef)
+        assert members[f"coefs_.{i}"].dtype == np.float32
+    expected_members = {"coefs_.0", "coefs_.1", "intercepts_.0", "intercepts_.1"}
+    if case == "string_labels":
+        assert attributes["classes_"] == {"kind": "array", "member": "classes_"}
+        assert members["classes_"].dtype.kind == "U"
+        assert members["classes_"].tolist() == ["cat", "dog", "emu"]
+        expected_members.add("classes_")
+    elif case == "multilabel":
+        expected_members.add("classes_")
+    assert set(members) == expected_members
+    with zipfile.ZipFile(tmp_path / "model.npz") as archive:   # members are .npy files
+        assert set(archive.namelist()) == {f"{name}.npy" for name in expected_members | {HEADER}}
+
+
+def test_save_writes_exactly_the_given_path_str_or_pathlike(tmp_path):
+    model, X = fitted("binary", np.float64)
+    save(model, str(tmp_path / "model.bin"))
+    save(model, tmp_path / "other")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin", "other"]
+    assert_same_predictions(model, load(str(tmp_path / "model.bin")), X)
+    assert_same_predictions(model, load(tmp_path / "other"), X)
+
+
+def test_save_of_an_unfitted_model_raises_not_fitted_and_writes_nothing(tmp_path):
+    with pytest.raises(NotFittedError):
+        save(MLPClassifier(), tmp_path / "model.npz")
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_save_refuses_other_estimators(tmp_path):
+    with pytest.raises(TypeError, match="only MLPClassifier and MLPRegressor"):
+        save(object(), tmp_path / "model.npz")
+
+
+def test_random_state_instance_is_saved_as_null_with_a_warning(tmp_path):
+    model, X = fitted("multiclass", np.float64)
+    model = pickle.loads(pickle.dumps(model))
+    model.random_state = np.random.RandomState(0)
+    with pytest.warns(UserWarning, match="random_state"):
+        save(model, tmp_path / "model.npz")
+    assert read_members(tmp_path / "model.npz")[0]["params"]["random_state"] is None
+    loaded = load(tmp_path / "model.npz")
+    assert loaded.random_state is None
+    assert_same_predictions(model, loaded, X)
+
+
+def test_callable_parameters_are_saved_as_null_with_a_warning(tmp_path):
+    model, X = fitted("multiclass", np.float64)
+    model = pickle.loads(pickle.dumps(model)).set_params(callbacks=[print])
+    with pytest.warns(UserWarning, match="callbacks"):
+        save(model, tmp_path / "model.npz")
+    assert read_members(tmp_path / "model.npz")[0]["params"]["callbacks"] is None
+    loaded = load(tmp_path / "model.npz")
+    assert loaded.callbacks is None
+    assert_same_predictions(model, loaded, X)
+
+
+class Frame:
+    """Just enough of a DataFrame for fastmlp to record feature names."""
+
+    def __init__(self, values, columns):
+        self.values, self.columns = values, columns
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.values, dtype=dtype)
+
+
+@pytest.mark.parametrize("estimator, params, target", [
+    (MLPClassifier, dict(early_stopping=True, validation_fraction=0.25), "multiclass"),
+    (MLPClassifier, dict(solver="lbfgs"), "binary"),
+    (MLPClassifier, dict(class_weight="balanced", dropout=0.2), "multiclass"),
+    (MLPRegressor, dict(loss="poisson"), "poisson"),
+], ids=["early_stopping", "lbfgs", "class_weight_dropout", "poisson"])
+def test_save_load_round_trip_of_other_configurations(estimator, params, target, tmp_path):
+    X, y = make_data("regression_1d" if target == "poisson" else target, np.float64)
+    y = np.abs(y) if target == "poisson" else y
+    frame = Frame(X, [f"feature_{i}" for i in range(X.shape[1])])
+    model = estimator(hidden_layer_sizes=(5,), max_iter=3, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(frame, y)
+    assert model.feature_names_in_.dtype == object
+    save(model, tmp_path / "model.npz")
+    loaded = load(tmp_path / "model.npz")
+    assert_same_predictions(model, loaded, frame)
+    assert loaded.get_params() == model.get_params()
+    assert loaded.feature_names_in_.dtype.kind == "U"
+    assert_same_attributes(model, loaded, persisted_names(model))
+
+
+def test_save_refuses_an_object_array_of_mixed_items_naming_the_attribute(tmp_path):
+    model, _ = fitted("multiclass", np.float64)
+    model = pickle.loads(pickle.dumps(model))
+    model.classes_ = np.array([1, "two", 3.0], dtype=object)
+    with pytest.raises(ValueError, match="classes_"):
+        save(model, tmp_path / "model.npz")
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_save_stores_object_arrays_of_numbers_as_numbers(tmp_path):
+    model, X = fitted("multiclass", np.float64)
+    model = pickle.loads(pickle.dumps(model))
+    model.classes_ = np.array([10, 20, 30], dtype=object)
+    save(model, tmp_path / "model.npz")
+    loaded = load(tmp_path / "model.npz")
+    assert loaded.classes_.dtype == np.int64
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+# --- files load refuses ---------------------------------------------------------------
+
+class Tripwire:
+    """Unpickling it records that code from a file ran."""
+
+    def __reduce__(self):
+        return (_trip, ())
+
+
+TRIPPED = []
+
+
+def _trip():
+    TRIPPED.append(True)
+
+
+def test_file_not_found_is_not_a_value_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.npz")
+
+
+def test_truncated_file_is_refused(saved):
+    path, _, _ = saved
+    content = path.read_bytes()
+    for length in (0, 10, len(content) // 2, len(content) - 1):
+        path.write_bytes(content[:length])
+        with pytest.raises(ValueError, match=r"model\.fastmlp.*(truncated|cannot be read)"):
+            load(path)
+
+
+def test_damaged_member_bytes_are_refused(saved):
+    path, _, _ = saved
+    content = bytearray(path.read_bytes())
+    start = content.index(b"\x93NUMPY", content.index(b"coefs_.0.npy"))
+    content[start + 200:start + 208] = b"\xff" * 8   # inside the weights: CRC mismatch
+    path.write_bytes(bytes(content))
+    with pytest.raises(ValueError, match=r"member 'coefs_\.0' cannot be read"):
+        load(path)
+
+
+def test_garbage_bytes_are_refused(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(np.random.RandomState(0).bytes(5000))
+    with pytest.raises(ValueError, match=r"model\.npz.*not an \.npz \(zip\) archive"):
+        load(path)
+
+
+def test_a_plain_npy_file_is_refused(tmp_path):
+    path = tmp_path / "model.npz"
+    with open(path, "wb") as file:
+        np.save(file, np.zeros(3))
+    with pytest.raises(ValueError, match="not an .npz"):
+        load(path)
+
+
+def test_an_npz_without_the_json_member_is_refused(tmp_path):
+    path = tmp_path / "model.npz"
+    with open(path, "wb") as file:
+        np.savez(file, coefs=np.zeros(3))
+    with pytest.raises(ValueError, match="no __fastmlp__.json member"):
+        load(path)
+
+
+def test_object_array_member_is_refused_without_unpickling(saved):
+    path, _, _ = saved
+    header, members = read_members(path)
+    header["attributes"]["classes_"] = {"kind": "array", "member": "classes_"}
+    members["classes_"] = np.array([Tripwire(), 1, 2], dtype=object)
+    write_members(path, header, members)   # np.savez pickles the object array
+    with pytest.raises(ValueError, match=r"model\.fastmlp.*Object arrays cannot be loaded"):
+        load(path)
+    assert TRIPPED == []
+
+
+def _set(path, value):
+    """A tampering that sets header[path[0]][path[1]]... to value."""
+    def tamper(header, members):
+        target = header
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return tamper
+
+
+def _break_chain(header, members):
+    members["coefs_.1"] = np.zeros((4, 3))
+
+
+def _nan_weight(header, members):
+    members["coefs_.0"][1, 2] = np.nan
+
+
+def _drop_member(header, members):
+    del members["intercepts_.1"]
+
+
+def _extra_member(header, members):
+    members["payload"] = np.zeros(3)
+
+
+def _float32_layer(header, members):
+    members["coefs_.1"] = members["coefs_.1"].astype(np.float32)
+
+
+def _bad_intercept(header, members):
+    members["intercepts_.0"] = np.zeros(4)
+
+
+def _shared_member(header, members):
+    header["attributes"]["intercepts_"]["members"][1] = "intercepts_.0"
+    del members["intercepts_.1"]
+
+
+def _float16_weights(header, members):
+    for name in members:
+        members[name] = members[name].astype(np.float16)
+
+
+def _structured_member(header, members):
+    members["coefs_.0"] = np.zeros(3, dtype=[("a", "f8"), ("b", "i4")])
+
+
+def _two_classes(header, members):
+    members["classes_"] = np.array([0, 1])
+
+
+def _future_file(header, members):
+    header.update(format_version=2, compression="zstd")
+
+
+def _feature_names(header, members):
+    header["attributes"]["feature_names_in_"] = {"kind": "array", "member": "names"}
+    members["names"] = np.array(["height", "width"])
+
+
+def _missing_attribute(header, members):
+    del header["attributes"]["_multilabel"]
+
+
+def _drop_key(header, members):
+    del header["params"]
+
+
+TAMPERINGS = [
+    # id: (what is done to the file, the message load must give)
+    ("wrong_format", _set(["format"], "numpy-pickle"),
+     "format is 'numpy-pickle', not 'fastmlp-model'"),
+    ("future_version", _set(["format_version"], 2),
+     "format_version 2 was written by a newer fastmlp"),
+    ("future_version_new_keys", _future_file,
+     "format_version 2 was written by a newer fastmlp"),
+    ("version_not_int", _set(["format_version"], "1"), "format_version must be an integer"),
+    ("unknown_estimator", _set(["estimator"], "os.system"), "unknown estimator 'os.system'"),
+    ("missing_json_key", _drop_key, "must have exactly the keys"),
+    ("missing_member", _drop_member, r"array member 'intercepts_\.1' is missing"),
+    ("extra_member", _extra_member, r"\['payload'\] are not referenced"),
+    ("shared_member", _shared_member, "referenced twice"),
+    ("broken_chain", _break_chain, "the layers do not chain"),
+    ("intercept_shape", _bad_intercept, r"intercepts_\[0\] has shape \(4,\)"),
+    ("nan_weight", _nan_weight, r"coefs_\[0\] or intercepts_\[0\] holds NaN"),
+    ("mixed_dtypes", _float32_layer, "must all be float64"),
+    ("float16", _float16_weights, "must be float32 or float64"),
+    ("structured_member", _structured_member, "has dtype .* which the format does not allow"),
+    ("unknown_param", _set(["params", "bogus_parameter"], 1),
+     "Invalid parameter 'bogus_parameter'"),
+    ("invalid_param", _set(["params", "activation"], "os.system"), "activation must be one of"),
+    ("n_features_in", _set(["attributes", "n_features_in_", "value"], 5),
+     "n_features_in_ must be the int 4 the weights give; got 5"),
+    ("n_layers", _set(["attributes", "n_layers_", "value"], 2),
+     "n_layers_ must be the int 3 the weights give; got 2"),
+    ("n_outputs_float", _set(["attributes", "n_outputs_"], {"kind": "float", "value": 3.0}),
+     "n_outputs_ must be the int 3 the weights give; got 3.0"),
+    ("n_outputs_bool", _set(["attributes", "n_outputs_", "value"], True),
+     "n_outputs_: True is not of kind 'int'"),
+    ("feature_names", _feature_names, "feature_names_in_ must be a 1-D array of 4 names"),
+    ("classes_vs_outputs", _two_classes, "2 classes need 1 logistic output"),
+    ("out_activation", _set(["attributes", "out_activation_", "value"], "logistic"),
+     "need 3 softmax output"),
+    ("missing_attribute", _missing_attribute, r"\['_multilabel'\] are missing"),
+    ("not_a_fitted_attribute", _set(["attributes", "__class__"], {"kind": "str", "value": "x"}),
+     "'__class__' is not a fitted attribute"),
+    ("unknown_kind", _set(["attributes", "loss_"], {"kind": "pickle", "value": "x"}),
+     "not a valid entry"),
+    ("float_as_string", _set(["attributes", "loss_", "value"], "0.5"), "'0.5' is not a float"),
+    ("int_as_float", _set(["attributes", "n_iter_", "value"], 3.0),
+     "3.0 is not of kind 'int'"),
+    ("members_not_list", _set(["attributes", "coefs_", "members"], "coefs_.0"),
+     "members must be a non-empty list"),
+    ("extra_entry_key", _set(["attributes", "loss_", "extra"], 1),
+     "a 'float' entry has the keys"),
+]
+
+
+@pytest.mark.parametrize("tamper, message", [row[1:] for row in TAMPERINGS],
+                         ids=[row[0] for row in TAMPERINGS])
+def test_tampered_file_is_refused_with_a_message_naming_the_problem(saved, tamper, message):
+    path, _, _ = saved
+    header, members = read_members(path)
+    tamper(header, members)
+    write_members(path, header, members)
+    with pytest.raises(ValueError, match=r"'[^']*model\.fastmlp' as a fastmlp model") as info:
+        load(path)
+    assert info.match(message)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "is not valid UTF-8 JSON"),
+    ('{"format": NaN}', "NaN is not standard JSON"),
+    ('{"format": 1, "format": 2}', "repeats a key"),
+    ("[1, 2]", "must hold a JSON object"),
+    ("\udcff", "is not valid UTF-8 JSON"),
+])
+def test_json_member_that_is_not_valid_json_is_refused(saved, text, message):
+    path, _, _ = saved
+    _, members = read_members(path)
+    write_members(path, text.encode("utf-8", "surrogateescape"), members)
+    with pytest.raises(ValueError, match=message):
+        load(path)
+
+
+def test_json_member_of_another_dtype_is_refused(saved):
+    path, _, _ = saved
+    header, members = read_members(path)
+    with open(path, "wb") as file:
+        np.savez(file, **{HEADER: np.array([json.dumps(header)])}, **members)
+    with pytest.raises(ValueError, match="must be a 1-D uint8 array"):
+        load(path)
