@@ -19,7 +19,7 @@ from fastmlp._layout import ParameterLayout, glorot_uniform
 from fastmlp._sklearn_compat import EstimatorBase
 from fastmlp._state import TrainingState
 from fastmlp._validation import (check_dropout, check_hyperparameters, check_is_fitted,
-                                 check_sample_weight, check_X, check_y_length)
+                                 check_sample_weight, check_X, check_y)
 from fastmlp.callbacks import ProgressBar
 from fastmlp.exceptions import ConvergenceWarning, DivergenceError
 
@@ -65,8 +65,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
         first_pass = not fitted or (not self.warm_start and not incremental)
         names = feature_names(X)
         X = check_X(X, dtype=None if first_pass else self.coefs_[0].dtype,
-                    n_features=None if first_pass else self.n_features_in_)
-        check_y_length(X, y)
+                    n_features=None if first_pass else self.n_features_in_,
+                    estimator_name=type(self).__name__)
+        y = check_y(y, X, type(self).__name__)
         Y, out_activation, target_attributes = self._encode_targets(
             y, X.dtype, first_pass, incremental, classes)
         sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
@@ -309,8 +310,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
         if (X_val is None) != (y_val is None):
             raise ValueError("pass both X_val and y_val, or neither")
         if X_val is not None:
-            X_val = check_X(X_val, dtype=X.dtype, n_features=X.shape[1])
-            check_y_length(X_val, y_val)
+            X_val = check_X(X_val, dtype=X.dtype, n_features=X.shape[1],
+                            estimator_name=type(self).__name__)
+            y_val = check_y(y_val, X_val, type(self).__name__)
             Y_val = self._encode_validation_targets(y_val, X.dtype, target_attributes)
             return SimpleNamespace(X=X_val, Y=Y_val, y=np.asarray(y_val), sample_weight=None,
                                    monitor=self.early_stopping, split=False,
@@ -396,7 +398,8 @@ class BaseMultilayerPerceptron(EstimatorBase):
         """The network's output for X, in the fitted dtype."""
         check_is_fitted(self)
         self._check_feature_names(X)
-        X = check_X(X, dtype=self.coefs_[0].dtype, n_features=self.n_features_in_)
+        X = check_X(X, dtype=self.coefs_[0].dtype, n_features=self.n_features_in_,
+                    estimator_name=type(self).__name__)
         coefs = [np.ascontiguousarray(c, dtype=X.dtype) for c in self.coefs_]
         intercepts = [np.ascontiguousarray(b, dtype=X.dtype) for b in self.intercepts_]
         engine = ENGINES[self.engine] if self.engine in ENGINES else ENGINES["cython"]

@@ -1,8 +1,11 @@
 """MLPClassifier: scikit-learn's MLPClassifier over fastmlp's engines, and more."""
+import warnings
+
 import numpy as np
 
 from fastmlp._base import BaseMultilayerPerceptron
 from fastmlp._sklearn_compat import HAVE_SKLEARN, ClassifierBase, accuracy
+from fastmlp.exceptions import DataConversionWarning
 
 
 class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
@@ -188,6 +191,9 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         if y.ndim == 2 and y.shape[1] > 1:
             return self._encode_multilabel(y, dtype, first_pass)
         if y.ndim == 2:
+            warnings.warn("A column-vector y was passed when a 1d array was expected. "
+                          "Please change the shape of y to (n_samples, ), for example "
+                          "using ravel().", DataConversionWarning)
             y = y.ravel()
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D labels or a 2-D indicator matrix; got shape "
@@ -195,7 +201,10 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             raise ValueError("y contains NaN or infinity")
         if y.dtype.kind == "c":
-            raise TypeError("y holds complex numbers; labels must be real or strings")
+            raise ValueError("Complex data not supported: y holds complex numbers")
+        if y.dtype.kind == "f" and np.any(y != np.round(y)):
+            raise ValueError("Unknown label type: continuous. MLPClassifier needs class "
+                             "labels; use MLPRegressor for a continuous target.")
         known = getattr(self, "classes_", None)
         if incremental and (known is None or first_pass and classes is not None):
             if classes is None and known is None:

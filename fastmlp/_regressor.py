@@ -2,7 +2,7 @@
 import numpy as np
 
 from fastmlp._base import BaseMultilayerPerceptron
-from fastmlp._sklearn_compat import RegressorBase, r2
+from fastmlp._sklearn_compat import HAVE_SKLEARN, RegressorBase, r2
 from fastmlp._validation import check_targets
 
 
@@ -142,3 +142,9 @@ feature_names_in_, n_layers_, n_outputs_
         """
         output = self._forward(X)
         return output.ravel() if self._y_was_1d else output
+
+    if HAVE_SKLEARN:
+        def __sklearn_tags__(self):
+            tags = super().__sklearn_tags__()
+            tags.target_tags.multi_output = True
+            return tags

@@ -16,38 +16,48 @@ def _as_float_array(values, name, dtype=None):
                         "(call .toarray() first)")
     array = np.asarray(values)
     if array.dtype.kind == "c":
-        raise TypeError(f"{name} holds complex numbers; fastmlp needs real numbers")
+        raise ValueError(f"Complex data not supported: {name} holds complex numbers")
     if array.dtype.kind not in "biuf":
         try:
             array = array.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name} must hold numbers; got dtype {array.dtype}") from None
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"{name} must hold numbers; {error}") from None
     if dtype is None:
         dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.float64
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def check_X(X, dtype=None, n_features=None):
+def check_X(X, dtype=None, n_features=None, estimator_name="the model"):
     """X as a C-contiguous 2-D float array with at least one row and one column, all finite."""
     X = _as_float_array(X, "X", dtype)
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features); got {X.ndim}-D of shape "
-                         f"{X.shape}. Reshape a single sample with X.reshape(1, -1).")
+        raise ValueError(f"Expected a 2D array, got a {X.ndim}D array of shape {X.shape} "
+                         "instead. Reshape your data either using array.reshape(-1, 1) if "
+                         "your data has a single feature or array.reshape(1, -1) if it "
+                         "contains a single sample.")
     if X.shape[0] < 1:
-        raise ValueError("X has 0 samples; at least 1 is required")
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
     if X.shape[1] < 1:
-        raise ValueError("X has 0 features; at least 1 is required")
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum "
+                         "of 1 is required.")
     if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with "
-                         f"{n_features} features")
+        raise ValueError(f"X has {X.shape[1]} features, but {estimator_name} is expecting "
+                         f"{n_features} features as input.")
     if not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinity")
+        raise ValueError("Input X contains NaN or infinity.")
     return X
 
 
-def check_y_length(X, y):
-    if len(y) != X.shape[0]:
-        raise ValueError(f"X and y have different numbers of samples: {X.shape[0]} and {len(y)}")
+def check_y(y, X, estimator_name):
+    """y as an array with one entry (or row) per sample of X."""
+    if y is None:
+        raise ValueError(f"{estimator_name} requires y to be passed, but the target y is None")
+    y = np.asarray(y)
+    if y.ndim == 0 or len(y) != X.shape[0]:
+        raise ValueError(f"X and y have different numbers of samples: {X.shape[0]} and "
+                         f"{1 if y.ndim == 0 else len(y)}")
+    return y
 
 
 def check_targets(y, dtype):
@@ -58,11 +68,12 @@ def check_targets(y, dtype):
     if y.ndim != 2 or y.shape[1] < 1:
         raise ValueError(f"y must be 1-D or 2-D (n_samples, n_outputs); got shape {y.shape}")
     if not np.isfinite(y).all():
-        raise ValueError("y contains NaN or infinity")
+        raise ValueError("Input y contains NaN or infinity.")
     return np.ascontiguousarray(y)
 
 
 def check_is_fitted(estimator):
+    """Raise NotFittedError unless estimator was fitted."""
     if not hasattr(estimator, "coefs_"):
         raise NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet; "
                              "call fit first.")

@@ -1,13 +1,19 @@
-"""Warnings and errors fastmlp raises."""
-try:  # be the very class scikit-learn users already filter on
-    from sklearn.exceptions import ConvergenceWarning
+"""Warnings and errors fastmlp raises.
+
+Where scikit-learn is installed these are its own classes, so code that filters
+or catches scikit-learn's warnings and errors handles fastmlp's too.
+"""
+try:
+    from sklearn.exceptions import ConvergenceWarning, DataConversionWarning, NotFittedError
 except ImportError:  # pragma: no cover - depends on what is installed
     class ConvergenceWarning(UserWarning):
         """The optimizer stopped at max_iter before the loss converged."""
 
+    class DataConversionWarning(UserWarning):
+        """The input was converted (e.g. a column-vector y was ravelled)."""
 
-class NotFittedError(ValueError, AttributeError):
-    """predict or score was called before fit."""
+    class NotFittedError(ValueError, AttributeError):
+        """predict or score was called before fit."""
 
 
 class DivergenceError(ValueError):

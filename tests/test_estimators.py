@@ -233,13 +233,14 @@ X_OK, Y_OK = blobs(n=50, seed=15)
 @pytest.mark.parametrize("X, y, error, match", [
     (np.where(np.arange(350).reshape(50, 7) == 3, np.nan, X_OK), Y_OK, ValueError, "NaN"),
     (np.where(np.arange(350).reshape(50, 7) == 3, np.inf, X_OK), Y_OK, ValueError, "infinity"),
-    (X_OK[:, 0], Y_OK, ValueError, "2-D"),
-    (X_OK[None], Y_OK, ValueError, "2-D"),
+    (X_OK[:, 0], Y_OK, ValueError, "Reshape your data"),
+    (X_OK[None], Y_OK, ValueError, "Expected a 2D array"),
     (X_OK, Y_OK[:-1], ValueError, "different numbers of samples"),
-    (X_OK[:0], Y_OK[:0], ValueError, "0 samples"),
-    (X_OK[:, :0], Y_OK, ValueError, "0 features"),
-    (X_OK.astype(complex), Y_OK, TypeError, "complex"),
-    (np.full((50, 7), "a"), Y_OK, TypeError, "numbers"),
+    (X_OK[:0], Y_OK[:0], ValueError, r"0 sample\(s\)"),
+    (X_OK[:, :0], Y_OK, ValueError, r"0 feature\(s\)"),
+    (X_OK.astype(complex), Y_OK, ValueError, "Complex data not supported"),
+    (np.full((50, 7), "a"), Y_OK, ValueError, "must hold numbers"),
+    (X_OK, None, ValueError, "requires y to be passed"),
 ])
 def test_bad_training_data_gets_a_clear_error(X, y, error, match):
     with pytest.raises(error, match=match):
