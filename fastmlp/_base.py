@@ -16,7 +16,7 @@ from fastmlp import _threads, _training, reference
 from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES, LOSS_FOR_OUTPUT
 from fastmlp._engines import ENGINES
 from fastmlp._layout import ParameterLayout, glorot_uniform
-from fastmlp._sklearn_compat import EstimatorBase
+from fastmlp._sklearn_compat import HAVE_SKLEARN, EstimatorBase
 from fastmlp._state import TrainingState
 from fastmlp._validation import (check_dropout, check_hyperparameters, check_is_fitted,
                                  check_sample_weight, check_X, check_y)
@@ -45,7 +45,11 @@ def feature_names(X):
 
 
 class BaseMultilayerPerceptron(EstimatorBase):
-    """Shared fit loops and forward pass; see MLPClassifier for the parameters."""
+    """Shared fit loops and forward pass; see MLPClassifier for the parameters.
+
+    X may be a scipy.sparse matrix (any format; used as CSR): the first layer then
+    reads its rows in place, and X is never densified.
+    """
 
     # Private state that belongs to a fitted model (saved by model.save).
     _persisted_private_attributes = ()
@@ -325,10 +329,11 @@ class BaseMultilayerPerceptron(EstimatorBase):
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
         take = (lambda a, idx: None if a is None else a[idx])
+        rows = (lambda idx: check_X(X[idx], dtype=X.dtype))   # a CSR X stays well-formed
         return SimpleNamespace(
-            X=X[val], Y=Y[val], y=self._decode(Y[val], target_attributes),
+            X=rows(val), Y=Y[val], y=self._decode(Y[val], target_attributes),
             sample_weight=take(sample_weight, val), monitor=True, split=True,
-            train=(X[train], Y[train], take(sample_weight, train)),
+            train=(rows(train), Y[train], take(sample_weight, train)),
             out_activation=out_activation)
 
     def _split(self, Y, rng):
@@ -418,6 +423,12 @@ class BaseMultilayerPerceptron(EstimatorBase):
         elif fitted_names is not None and list(names) != list(fitted_names):
             raise ValueError("The feature names should match those that were passed during "
                              f"fit: got {list(names)}, expected {list(fitted_names)}")
+
+    if HAVE_SKLEARN:
+        def __sklearn_tags__(self):
+            tags = super().__sklearn_tags__()
+            tags.input_tags.sparse = True
+            return tags
 
     # --- persistence ---------------------------------------------------------------
 

@@ -39,16 +39,24 @@ class CythonEngine:
     def train_epoch(self, state, X, Y, sample_weight, order, config):
         """One epoch in place on `state`; returns (loss_sum, diverged)."""
         kernel_config = _KernelConfig(config, self.batch_size, self.n_threads)
-        weights = _NO_WEIGHTS[X.dtype] if sample_weight is None else sample_weight
+        weights = _NO_WEIGHTS[Y.dtype] if sample_weight is None else sample_weight
+        dense, indptr, indices, data = self._csr_arrays(X, Y.dtype)
         loss_sum, steps, state.adam_t, status = _training.train_epoch(
-            state.params, self.grads, state.moment_1, state.moment_2, X, Y, weights, order,
-            self.layout.sizes, self.workspace, kernel_config, state.adam_t, state.n_steps)
+            state.params, self.grads, state.moment_1, state.moment_2, dense, indptr, indices,
+            data, Y, weights, order, self.layout.sizes, self.workspace, kernel_config,
+            state.adam_t, state.n_steps)
         state.n_steps += steps
         return loss_sum, status == _training.STATUS_DIVERGED
 
+    def _csr_arrays(self, X, dtype):
+        """The kernels' view of X, cached per fit: a CSR X's stand-in is allocated once."""
+        if getattr(self, "_csr_of", None) is not X:
+            self._csr_of, self._csr = X, _training.csr_arrays(X, dtype)
+        return self._csr
+
     @staticmethod
     def predict(coefs, intercepts, X, activation, out_activation):
-        out = np.empty((X.shape[0], coefs[-1].shape[1]), dtype=X.dtype)
+        out = np.empty((X.shape[0], coefs[-1].shape[1]), dtype=coefs[0].dtype)
         _training.predict_forward(coefs, intercepts, X, out, ACTIVATION_CODES[activation],
                                   ACTIVATION_CODES[out_activation])
         return out
@@ -91,7 +99,8 @@ class NumpyEngine:
 
     @staticmethod
     def predict(coefs, intercepts, X, activation, out_activation):
-        return reference.forward(coefs, intercepts, X, activation, out_activation)[-1]
+        return np.asarray(reference.forward(coefs, intercepts, X, activation,
+                                            out_activation)[-1])
 
 
 ENGINES = {"cython": CythonEngine, "numpy": NumpyEngine}

@@ -33,24 +33,29 @@ cdef void team_barrier() noexcept nogil:
     fastmlp_team_barrier()
 
 
-cdef void forward(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_layers,
+cdef void forward(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t first_layer, Py_ssize_t n_layers,
                   const Py_ssize_t* sizes, const floating** coefs,
                   const floating** intercepts, const floating* x, floating** acts,
                   int hidden_activation, int out_activation,
                   const Dropout* dropout) noexcept nogil:
-    """acts[i][lo:hi] = act(A_i[lo:hi] @ coefs[i] + intercepts[i]) for every layer.
+    """acts[i][lo:hi] = act(A_i[lo:hi] @ coefs[i] + intercepts[i]) for layers first_layer..
 
-    x       IN  (rows x sizes[0]); A_0 = x
+    x       IN  (rows x sizes[0]); A_0 = x (first_layer 0), unused otherwise: the
+                caller computed acts[first_layer - 1] (the sparse first layer)
     acts[i] OUT (rows x sizes[i + 1]); acts[n_layers - 1] is the network's output
     dropout IN  NULL, or one Dropout per hidden layer (inverted dropout after the
                 activation)
     """
     cdef Py_ssize_t i, n_rows = hi - lo
-    cdef const floating* a_in = x + lo * sizes[0]
+    cdef const floating* a_in
     cdef floating* z
     if n_rows <= 0:
         return
-    for i in range(n_layers):
+    if first_layer == 0:
+        a_in = x + lo * sizes[0]
+    else:
+        a_in = acts[first_layer - 1] + lo * sizes[first_layer]
+    for i in range(first_layer, n_layers):
         z = acts[i] + lo * sizes[i + 1]
         # Z = A_in @ W_i : (n_rows x n_out) = (n_rows x n_in) (n_in x n_out)
         gemm(False, False, <int> n_rows, <int> sizes[i + 1], <int> sizes[i],
@@ -64,12 +69,16 @@ cdef void forward(Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t n_layers,
         a_in = z
 
 
-cdef void backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
-                   Py_ssize_t n_layers, const Py_ssize_t* sizes, const floating** coefs,
+cdef floating* backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
+                   Py_ssize_t stop_layer, Py_ssize_t n_layers, const Py_ssize_t* sizes, const floating** coefs,
                    const floating* x, floating** acts, floating** coef_grads,
                    floating** bias_grads, floating* delta_a, floating* delta_b,
                    int hidden_activation, const Dropout* dropout) noexcept nogil:
-    """Weight gradients, and this part's share of the hidden bias gradients.
+    """Weight gradients, and this part's share of the hidden bias gradients, of
+    layers stop_layer..n_layers-1.
+
+    With stop_layer 1 (a sparse input, whose weight gradient the caller computes)
+    it returns the delta of layer 0 (every row, after a barrier); with 0, NULL.
 
     On entry (after a barrier) acts[n_layers - 1] holds the output delta dLoss/dZ
     of every row, scaled by 1 / rows, and the loss pass wrote the output bias
@@ -85,7 +94,7 @@ cdef void backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
     cdef const floating* a_in
     cdef floating* delta = acts[n_layers - 1]
     cdef floating* delta_prev
-    for i in range(n_layers - 1, -1, -1):
+    for i in range(n_layers - 1, stop_layer - 1, -1):
         n_in, n_out = sizes[i], sizes[i + 1]
         a_in = x if i == 0 else acts[i - 1]
         c0, c1 = n_out * part // n_parts, n_out * (part + 1) // n_parts
@@ -95,7 +104,7 @@ cdef void backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
                  1, a_in, <int> n_in, delta + c0, <int> n_out,
                  0, coef_grads[i] + c0, <int> n_out)
         if i == 0:
-            break   # no gradient with respect to the input
+            return NULL   # no gradient with respect to the input
         delta_prev = delta_a if delta != delta_a else delta_b
         if hi > lo:
             # delta_prev[lo:hi] = delta[lo:hi] @ W_i^T : (part x n_in) = (part x n_out) (n_out x n_in)
@@ -108,3 +117,4 @@ cdef void backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
                               NULL if dropout == NULL else dropout + i - 1, lo)
         team_barrier()   # the next layer's weight gradient reads every row of delta_prev
         delta = delta_prev
+    return delta

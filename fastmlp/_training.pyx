@@ -19,7 +19,9 @@ import numpy as np
 from fastmlp._blas cimport blas_threads_local
 from fastmlp._dropout cimport Dropout, step_key
 from fastmlp._losses cimport loss_delta
+from fastmlp._activations cimport bias_activation
 from fastmlp._network cimport backward, forward, team_barrier
+from fastmlp._sparse cimport csr_rows_matmul, csr_rows_transpose_matmul, index_t
 from fastmlp._optimizers cimport adam_step, sgd_step
 
 cdef enum:
@@ -111,9 +113,29 @@ def workspace_length(const Py_ssize_t[::1] sizes, Py_ssize_t batch_size,
             + (n_threads - 1) * _n_biases(sizes))
 
 
+cdef void _sparse_first_layer(
+        Py_ssize_t lo, Py_ssize_t hi, const Py_ssize_t* order, const index_t* X_indptr,
+        const index_t* X_indices, const floating* X_data, Py_ssize_t n_layers,
+        const Py_ssize_t* sizes, const floating** coefs, const floating** intercepts,
+        floating** acts, const Hyper* h, const Dropout* dropout) noexcept nogil:
+    """acts[0][lo:hi] = act(X[order[lo:hi]] @ W_0 + b_0) for a CSR X (the caller's
+    forward pass goes on from layer 1)."""
+    if hi <= lo:
+        return
+    # Z = X_b @ W_0 : (part x n_out) = (part x n_features, sparse) (n_features x n_out)
+    csr_rows_matmul(X_indptr, X_indices, X_data, order, lo, hi, coefs[0], sizes[1], acts[0])
+    if n_layers == 1:
+        bias_activation(acts[0] + lo * sizes[1], intercepts[0], hi - lo, sizes[1],
+                        h.out_activation, NULL, lo)
+    else:
+        bias_activation(acts[0] + lo * sizes[1], intercepts[0], hi - lo, sizes[1],
+                        h.hidden_activation, dropout, lo)
+
+
 cdef void _train_step_part(
         Py_ssize_t part, Py_ssize_t n_parts, const Step* s, const Hyper* h,
-        const floating* X, const floating* Y, const floating* sample_weight,
+        const floating* X, const index_t* X_indptr, const index_t* X_indices,
+        const floating* X_data, const floating* Y, const floating* sample_weight,
         Py_ssize_t n_layers, const Py_ssize_t* sizes, floating** table,
         floating** bias_shares, const Dropout* dropout, floating* params, floating* grads,
         Py_ssize_t n_weights, Py_ssize_t n_params, floating* moment_1, floating* moment_2,
@@ -121,8 +143,10 @@ cdef void _train_step_part(
     """This thread's part of one training step.
 
     table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
-    delta_a, delta_b. The part gathers, runs forward and computes the loss and
-    output delta for its rows; after a barrier, the backward pass is shared (see
+    delta_a, delta_b. X_indptr is NULL for a dense X; otherwise X is the CSR
+    matrix (X_indptr, X_indices, X_data) and the first layer reads its rows in
+    place. The part gathers, runs forward and computes the loss and output delta
+    for its rows; after a barrier, the backward pass is shared (see
     _network.backward); after another, the parameters are split among the threads
     for the update, which first adds the other threads' bias-gradient shares. The
     update is skipped, by every thread alike, when the minibatch loss is not
@@ -140,6 +164,7 @@ cdef void _train_step_part(
     cdef floating* wb = table[4 * n_layers + 2]
     cdef floating** my_bias_grads = bias_shares + part * n_layers
     cdef floating* share
+    cdef floating* first_delta
     cdef double total_loss = 0
     if part == 0:
         partials[0] = n_parts   # the team OpenMP gave us may be smaller than asked
@@ -147,20 +172,33 @@ cdef void _train_step_part(
         blas_threads_local(1)   # the threads are ours: each one's gemms run alone
     # Gather this part's rows into the contiguous minibatch buffers.
     for r in range(lo, hi):
-        memcpy(xb + r * n_in, X + s.order[r] * n_in, n_in * sizeof(floating))
+        if X_indptr == NULL:
+            memcpy(xb + r * n_in, X + s.order[r] * n_in, n_in * sizeof(floating))
         memcpy(yb + r * n_out, Y + s.order[r] * n_out, n_out * sizeof(floating))
         if sample_weight != NULL:
             wb[r] = sample_weight[s.order[r]]
-    forward(lo, hi, n_layers, sizes, coefs, intercepts, xb, acts,
-            h.hidden_activation, h.out_activation, dropout)
+    if X_indptr == NULL:
+        forward(lo, hi, 0, n_layers, sizes, coefs, intercepts, xb, acts,
+                h.hidden_activation, h.out_activation, dropout)
+    else:
+        _sparse_first_layer(lo, hi, s.order, X_indptr, X_indices, X_data, n_layers, sizes,
+                            coefs, intercepts, acts, h, dropout)
+        forward(lo, hi, 1, n_layers, sizes, coefs, intercepts, xb, acts,
+                h.hidden_activation, h.out_activation, dropout)
     partials[1 + part] = loss_delta(acts[n_layers - 1] + lo * n_out, yb + lo * n_out,
                                     NULL if sample_weight == NULL else wb + lo,
                                     my_bias_grads[n_layers - 1], hi - lo, n_out, h.loss,
                                     s.scale)
     team_barrier()   # the weight gradients need every row's activations and delta
-    backward(part, n_parts, rows, n_layers, sizes, coefs, xb, acts, coef_grads,
-             my_bias_grads, table[4 * n_layers + 3], table[4 * n_layers + 4],
-             h.hidden_activation, dropout)
+    first_delta = backward(part, n_parts, rows, 0 if X_indptr == NULL else 1, n_layers, sizes,
+                           coefs, xb, acts, coef_grads, my_bias_grads,
+                           table[4 * n_layers + 3], table[4 * n_layers + 4],
+                           h.hidden_activation, dropout)
+    if X_indptr != NULL:
+        # dW_0[:, c0:c1] = X_b^T @ delta_0[:, c0:c1], read from the CSR rows
+        csr_rows_transpose_matmul(X_indptr, X_indices, X_data, s.order, rows, first_delta,
+                                  n_in, sizes[1], sizes[1] * part // n_parts,
+                                  sizes[1] * (part + 1) // n_parts, coef_grads[0])
     team_barrier()   # the update needs every gradient
     for p in range(n_parts):
         total_loss += partials[1 + p]
@@ -189,7 +227,10 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 floating[::1] grads,           # scratch (n_params,)
                 floating[::1] moment_1,        # IN/OUT adam m, or sgd velocity (n_params,)
                 floating[::1] moment_2,        # IN/OUT adam v (n_params,); unused by sgd
-                const floating[:, ::1] X,      # IN (n_samples x n_features)
+                const floating[:, ::1] X,      # IN (n_samples x n_features), or (1 x n_features)
+                const index_t[::1] X_indptr,   # IN a CSR X's arrays, or empty for a dense X
+                const index_t[::1] X_indices,
+                const floating[::1] X_data,
                 const floating[:, ::1] Y,      # IN (n_samples x n_outputs)
                 const floating[::1] sample_weight,  # IN (n_samples,), or empty: all 1
                 const Py_ssize_t[::1] order,   # IN visiting order of the samples
@@ -230,6 +271,9 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef double loss_sum = 0, batch_loss, sumsq, weight_sum, last_check
     cdef int status = OK, previous_blas_threads = -1
     cdef const floating* weights = NULL if sample_weight.shape[0] == 0 else &sample_weight[0]
+    cdef const index_t* csr_indptr = NULL if X_indptr.shape[0] == 0 else &X_indptr[0]
+    cdef const index_t* csr_indices = NULL if X_indices.shape[0] == 0 else &X_indices[0]
+    cdef const floating* csr_data = NULL if X_data.shape[0] == 0 else &X_data[0]
     cdef unsigned long long dropout_seed = config.dropout_seed
     # n_threads set by the user bounds BLAS too, even on one thread
     cdef bint bound_blas = config.bound_blas
@@ -305,14 +349,16 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                         dropout[i].key = step_key(dropout_seed, n_steps)
                 n_parts = min(n_threads, s.rows)
                 if n_parts == 1:
-                    _train_step_part(0, 1, &s, &h, &X[0, 0], &Y[0, 0], weights, n_layers,
+                    _train_step_part(0, 1, &s, &h, &X[0, 0], csr_indptr, csr_indices, csr_data,
+                                     &Y[0, 0], weights, n_layers,
                                      &sizes[0], table, bias_shares, dropout, &params[0],
                                      &grads[0], n_weights, n_params, &moment_1[0],
                                      &moment_2[0], partials)
                 else:
                     with parallel(num_threads=n_parts):
                         _train_step_part(threadid(), omp_get_num_threads(), &s, &h,
-                                         &X[0, 0], &Y[0, 0], weights, n_layers, &sizes[0],
+                                         &X[0, 0], csr_indptr, csr_indices, csr_data,
+                                         &Y[0, 0], weights, n_layers, &sizes[0],
                                          table, bias_shares, dropout, &params[0], &grads[0],
                                          n_weights, n_params, &moment_1[0], &moment_2[0],
                                          partials)
@@ -355,23 +401,49 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     return loss_sum, steps, adam_t, status
 
 
-def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_params,)
-                      floating[::1] grads,           # OUT flat gradient (n_params,)
-                      const floating[:, ::1] X,      # IN (n_samples x n_features)
-                      const floating[:, ::1] Y,      # IN (n_samples x n_outputs)
-                      const Py_ssize_t[::1] sizes,
-                      int hidden_activation, int out_activation, int loss, double alpha,
-                      const floating[::1] sample_weight=None):   # IN (n_samples,) or None
+def csr_arrays(X, dtype):
+    """(dense stand-in, indptr, indices, data) for the kernels: a CSR X's arrays, or X
+    itself with empty index arrays when it is dense."""
+    if hasattr(X, "indptr"):
+        stand_in = np.zeros((1, X.shape[1]), dtype=dtype)
+        return stand_in, X.indptr, X.indices, X.data
+    return X, _NO_INDEX, _NO_INDEX, np.empty(0, dtype=dtype)
+
+
+_NO_INDEX = np.empty(0, dtype=np.int32)
+
+
+def loss_and_gradient(params, grads, X, Y, sizes, int hidden_activation, int out_activation,
+                      int loss, double alpha, sample_weight=None):
     """Full-batch loss and its exact gradient, L2 penalty included (for tests and L-BFGS).
 
     loss = (sum_i w_i loss_i + 0.5 alpha ||W||^2) / sum_i w_i, with w_i = 1 when
-    sample_weight is None (scikit-learn's definition).
+    sample_weight is None (scikit-learn's definition). X is a C-contiguous array
+    or a CSR matrix of the parameters' dtype; the output goes to grads.
     """
+    stand_in, indptr, indices, data = csr_arrays(X, Y.dtype)
+    return _loss_and_gradient(params, grads, stand_in, indptr, indices, data, Y, sizes,
+                              X.shape[0], hidden_activation, out_activation, loss, alpha,
+                              sample_weight)
+
+
+def _loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_params,)
+                       floating[::1] grads,           # OUT flat gradient (n_params,)
+                       const floating[:, ::1] X,      # IN (n_samples x n_features) or stand-in
+                       const index_t[::1] X_indptr,   # IN a CSR X, or empty
+                       const index_t[::1] X_indices,
+                       const floating[::1] X_data,
+                       const floating[:, ::1] Y,      # IN (n_samples x n_outputs)
+                       const Py_ssize_t[::1] sizes, Py_ssize_t rows,
+                       int hidden_activation, int out_activation, int loss, double alpha,
+                       const floating[::1] sample_weight=None):   # IN (n_samples,) or None
     cdef Py_ssize_t n_layers = sizes.shape[0] - 1
-    cdef Py_ssize_t rows = X.shape[0]
     cdef Py_ssize_t i, n_weights = 0
     cdef double data_loss, sumsq = 0, weight_sum = rows
     cdef const floating* weights = NULL
+    cdef bint sparse = X_indptr.shape[0] > 0
+    cdef Hyper h
+    h.hidden_activation, h.out_activation = hidden_activation, out_activation
     if sample_weight is not None:
         weights = &sample_weight[0]
         weight_sum = 0
@@ -382,6 +454,8 @@ def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_par
     dtype = np.float32 if floating is float else np.float64
     scratch_np = np.empty(workspace_length(sizes, rows, 1), dtype=dtype)
     cdef floating[::1] scratch = scratch_np
+    order_np = np.arange(rows if sparse else 1, dtype=np.intp)
+    cdef const Py_ssize_t[::1] order = order_np
     cdef floating** pointers = <floating**> malloc(5 * n_layers * sizeof(floating*))
     if pointers == NULL:
         raise MemoryError()
@@ -391,6 +465,7 @@ def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_par
     cdef floating** acts = pointers + 4 * n_layers
     # the input, target and weight slots of the workspace stay unused: X, Y are contiguous
     cdef floating* cursor = &scratch[0] + rows * (sizes[0] + sizes[n_layers] + 1)
+    cdef floating* first_delta
     cdef Py_ssize_t max_hidden = _max_hidden(sizes)
     try:
         with nogil:
@@ -399,15 +474,26 @@ def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_par
             for i in range(n_layers):
                 acts[i] = cursor
                 cursor += rows * sizes[i + 1]
-            forward(0, rows, n_layers, &sizes[0], <const floating**> coefs,
-                    <const floating**> intercepts, &X[0, 0], acts,
+            if sparse:
+                _sparse_first_layer(0, rows, &order[0], &X_indptr[0], &X_indices[0],
+                                    &X_data[0], n_layers, &sizes[0],
+                                    <const floating**> coefs, <const floating**> intercepts,
+                                    acts, &h, NULL)
+            forward(0, rows, 1 if sparse else 0, n_layers, &sizes[0],
+                    <const floating**> coefs, <const floating**> intercepts, &X[0, 0], acts,
                     hidden_activation, out_activation, NULL)
             data_loss = loss_delta(acts[n_layers - 1], &Y[0, 0], weights,
                                    layer_grads[2 * n_layers - 1], rows, sizes[n_layers],
                                    loss, 1.0 / weight_sum)
-            backward(0, 1, rows, n_layers, &sizes[0], <const floating**> coefs, &X[0, 0],
-                     acts, layer_grads, layer_grads + n_layers, cursor,
-                     cursor + rows * max_hidden, hidden_activation, NULL)
+            first_delta = backward(0, 1, rows, 1 if sparse else 0, n_layers, &sizes[0],
+                                   <const floating**> coefs, &X[0, 0], acts, layer_grads,
+                                   layer_grads + n_layers, cursor,
+                                   cursor + rows * max_hidden, hidden_activation, NULL)
+            if sparse:
+                # dW_0 = X^T @ delta_0, from the CSR rows
+                csr_rows_transpose_matmul(&X_indptr[0], &X_indices[0], &X_data[0], &order[0],
+                                          rows, first_delta, sizes[0], sizes[1], 0, sizes[1],
+                                          layer_grads[0])
             # dW += (alpha / sum w) W, and the penalty's share of the loss
             for i in range(n_weights):
                 sumsq += params[i] * params[i]
@@ -417,21 +503,34 @@ def loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_par
     return (data_loss + 0.5 * alpha * sumsq) / weight_sum
 
 
-def predict_forward(list coefs, list intercepts,
-                    const floating[:, ::1] X,       # IN (n_samples x n_features)
-                    floating[:, ::1] out,           # OUT (n_samples x n_outputs)
-                    int hidden_activation, int out_activation):
-    """The forward pass over X in chunks of rows, without the GIL, into `out`.
+def predict_forward(list coefs, list intercepts, X, out, int hidden_activation,
+                    int out_activation):
+    """The forward pass over X (C-contiguous, or CSR) in chunks of rows, into `out`.
 
-    coefs[i] / intercepts[i] must be C-contiguous arrays of X's dtype with the
+    coefs[i] / intercepts[i] must be C-contiguous arrays of out's dtype with the
     shapes of a fitted model; the caller checks. Scratch is local to the call, so
     concurrent calls on one model are safe.
     """
+    stand_in, indptr, indices, data = csr_arrays(X, out.dtype)
+    _predict_forward(coefs, intercepts, stand_in, indptr, indices, data, out,
+                     hidden_activation, out_activation)
+
+
+def _predict_forward(list coefs, list intercepts,
+                     const floating[:, ::1] X,       # IN (n_samples x n_features) or stand-in
+                     const index_t[::1] X_indptr,    # IN a CSR X, or empty
+                     const index_t[::1] X_indices,
+                     const floating[::1] X_data,
+                     floating[:, ::1] out,           # OUT (n_samples x n_outputs)
+                     int hidden_activation, int out_activation):
     cdef Py_ssize_t n_layers = len(coefs)
-    cdef Py_ssize_t n_samples = X.shape[0]
+    cdef Py_ssize_t n_samples = out.shape[0]
     cdef Py_ssize_t i, start, rows, chunk = min(PREDICT_CHUNK_ROWS, n_samples)
+    cdef bint sparse = X_indptr.shape[0] > 0
     cdef const floating[:, ::1] w
     cdef const floating[::1] b
+    cdef Hyper h
+    h.hidden_activation, h.out_activation = hidden_activation, out_activation
     if n_samples == 0:
         return
     sizes_np = np.empty(n_layers + 1, dtype=np.intp)
@@ -445,6 +544,8 @@ def predict_forward(list coefs, list intercepts,
     dtype = np.float32 if floating is float else np.float64
     scratch_np = np.empty(max(chunk * hidden_total, 1), dtype=dtype)
     cdef floating[::1] scratch = scratch_np
+    order_np = np.arange(n_samples if sparse else 1, dtype=np.intp)
+    cdef const Py_ssize_t[::1] order = order_np
     cdef floating** pointers = <floating**> malloc(3 * n_layers * sizeof(floating*))
     if pointers == NULL:
         raise MemoryError()
@@ -466,8 +567,15 @@ def predict_forward(list coefs, list intercepts,
             while start < n_samples:
                 rows = min(chunk, n_samples - start)
                 acts[n_layers - 1] = &out[start, 0]    # the last layer writes in place
-                forward(0, rows, n_layers, &sizes[0], w_ptr, b_ptr, &X[start, 0], acts,
-                        hidden_activation, out_activation, NULL)
+                if sparse:
+                    _sparse_first_layer(0, rows, &order[start], &X_indptr[0], &X_indices[0],
+                                        &X_data[0], n_layers, &sizes[0], w_ptr, b_ptr, acts,
+                                        &h, NULL)
+                    forward(0, rows, 1, n_layers, &sizes[0], w_ptr, b_ptr, &X[0, 0], acts,
+                            hidden_activation, out_activation, NULL)
+                else:
+                    forward(0, rows, 0, n_layers, &sizes[0], w_ptr, b_ptr, &X[start, 0],
+                            acts, hidden_activation, out_activation, NULL)
                 start += rows
     finally:
         free(pointers)

@@ -2,6 +2,7 @@
 import numbers
 
 import numpy as np
+import scipy.sparse
 
 from fastmlp._codes import HIDDEN_ACTIVATIONS, SOLVERS
 from fastmlp.exceptions import NotFittedError
@@ -11,8 +12,8 @@ FLOAT_DTYPES = (np.float32, np.float64)
 
 def _as_float_array(values, name, dtype=None):
     """`values` as a numeric float array; float32 and float64 kept unless `dtype` is given."""
-    if hasattr(values, "tocsr") or hasattr(values, "toarray"):
-        raise TypeError(f"{name} is a sparse matrix; fastmlp needs a dense array "
+    if scipy.sparse.issparse(values):
+        raise TypeError(f"{name} is a sparse matrix; a dense array is needed here "
                         "(call .toarray() first)")
     array = np.asarray(values)
     if array.dtype.kind == "c":
@@ -27,9 +28,31 @@ def _as_float_array(values, name, dtype=None):
     return np.ascontiguousarray(array, dtype=dtype)
 
 
+def _as_csr(X, dtype):
+    """A scipy.sparse X as a float CSR matrix whose two index arrays share one dtype."""
+    X = scipy.sparse.csr_matrix(X)   # a copy only when the format or class differs
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: X holds complex numbers")
+    if dtype is None:
+        dtype = X.dtype if X.dtype in FLOAT_DTYPES else np.float64
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    index = np.int64 if np.int64 in (X.indptr.dtype, X.indices.dtype) else np.int32
+    X.indptr = np.ascontiguousarray(X.indptr, dtype=index)
+    X.indices = np.ascontiguousarray(X.indices, dtype=index)
+    X.data = np.ascontiguousarray(X.data)
+    if not np.isfinite(X.data).all():
+        raise ValueError("Input X contains NaN or infinity.")
+    return X
+
+
 def check_X(X, dtype=None, n_features=None, estimator_name="the model"):
-    """X as a C-contiguous 2-D float array with at least one row and one column, all finite."""
-    X = _as_float_array(X, "X", dtype)
+    """X as a C-contiguous 2-D float array (or a CSR matrix, from any scipy.sparse
+    format) with at least one row and one column, all finite."""
+    if scipy.sparse.issparse(X):
+        X = _as_csr(X, dtype)
+    else:
+        X = _as_float_array(X, "X", dtype)
     if X.ndim != 2:
         raise ValueError(f"Expected a 2D array, got a {X.ndim}D array of shape {X.shape} "
                          "instead. Reshape your data either using array.reshape(-1, 1) if "
@@ -44,7 +67,7 @@ def check_X(X, dtype=None, n_features=None, estimator_name="the model"):
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"X has {X.shape[1]} features, but {estimator_name} is expecting "
                          f"{n_features} features as input.")
-    if not np.isfinite(X).all():
+    if not scipy.sparse.issparse(X) and not np.isfinite(X).all():
         raise ValueError("Input X contains NaN or infinity.")
     return X
 

@@ -303,24 +303,31 @@ def test_ctrl_c_stops_fit_within_a_second_and_leaves_a_consistent_model():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(20000, 64)).astype(np.float32)
     y = rng.randint(3, size=20000)
-    model = MLPClassifier((256, 256), batch_size=32, max_iter=10_000, random_state=0,
-                          tol=0.0, n_iter_no_change=10_000)
     fired = []
 
     def interrupt():
         fired.append(time.perf_counter())
         _thread.interrupt_main()   # what Ctrl-C does to the main thread
 
-    timer = threading.Timer(2.0, interrupt)
-    timer.start()
+    timers = []
+
+    def interrupt_during_epoch_2(model, metrics):
+        if metrics["epoch"] == 1:   # Ctrl-C lands in a later epoch
+            timers.append(threading.Timer(0.3, interrupt))
+            timers[0].start()
+
+    model = MLPClassifier((256, 256), batch_size=32, max_iter=10_000, random_state=0,
+                          tol=0.0, n_iter_no_change=10_000,
+                          callbacks=[interrupt_during_epoch_2])
     try:
         with pytest.raises(KeyboardInterrupt):
             model.fit(X, y)
         stopped = time.perf_counter()
     finally:
-        timer.cancel()
+        for timer in timers:
+            timer.cancel()
     assert fired and stopped - fired[0] < 1.0
-    assert model.n_iter_ == len(model.loss_curve_) >= 1      # at least one epoch finished
+    assert model.n_iter_ == len(model.loss_curve_) >= 1     # whole epochs, nothing half-done
     assert all(np.isfinite(a).all() for a in fitted_arrays(model))
     assert model.predict(X[:5]).shape == (5,)
 

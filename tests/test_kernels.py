@@ -728,10 +728,11 @@ def test_train_epoch_steps_and_loss_sum(dtype):
         solver_code=_training.SOLVER_SGD, alpha=alpha, learning_rate=0.0, momentum=0.0,
         nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, dropout=None,
         dropout_seed=0, bound_blas=False)
+    no_index = np.empty(0, np.int32)
     loss_sum, steps, adam_t, status = _training.train_epoch(
-        state.params, engine.grads, state.moment_1, state.moment_2, X, Y,
-        np.empty(0, dtype), np.arange(23, dtype=np.intp), layout.sizes, engine.workspace,
-        config, 0, 0)
+        state.params, engine.grads, state.moment_1, state.moment_2, X, no_index, no_index,
+        np.empty(0, dtype), Y, np.empty(0, dtype), np.arange(23, dtype=np.intp),
+        layout.sizes, engine.workspace, config, 0, 0)
     # a zero learning rate leaves params unchanged, so every batch sees the same W
     assert (steps, adam_t, status) == (5, 0, _training.STATUS_OK)
     np.testing.assert_array_equal(state.params, params)
