@@ -41,9 +41,23 @@ def _as_csr(X, dtype):
     X.indptr = np.ascontiguousarray(X.indptr, dtype=index)
     X.indices = np.ascontiguousarray(X.indices, dtype=index)
     X.data = np.ascontiguousarray(X.data)
-    if not np.isfinite(X.data).all():
+    if not all_finite(X.data):
         raise ValueError("Input X contains NaN or infinity.")
     return X
+
+
+def all_finite(array):
+    """True when no element is NaN or infinite, without an array-sized temporary.
+
+    A float64 sum is NaN or infinite exactly when an element is (it cannot overflow
+    on float32 data); for float64 data an overflowing sum falls back to a check
+    by blocks of rows.
+    """
+    if np.isfinite(array.sum(dtype=np.float64)):
+        return True
+    rows = max(1, 2**16 // max(array.shape[1] if array.ndim == 2 else 1, 1))
+    return all(np.isfinite(array[start:start + rows]).all()
+               for start in range(0, array.shape[0], rows))
 
 
 def check_X(X, dtype=None, n_features=None, estimator_name="the model"):
@@ -67,7 +81,7 @@ def check_X(X, dtype=None, n_features=None, estimator_name="the model"):
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"X has {X.shape[1]} features, but {estimator_name} is expecting "
                          f"{n_features} features as input.")
-    if not scipy.sparse.issparse(X) and not np.isfinite(X).all():
+    if not scipy.sparse.issparse(X) and not all_finite(X):
         raise ValueError("Input X contains NaN or infinity.")
     return X
 
