@@ -76,21 +76,27 @@ class BaseMultilayerPerceptron(EstimatorBase):
             y, X.dtype, first_pass, incremental, classes)
         sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
         sample_weight = self._weigh_classes(y, sample_weight, X.dtype, incremental)
-        validation = self._validation_data(X, Y, sample_weight, X_val, y_val, out_activation,
-                                           target_attributes)
-        if validation is not None and validation.split:
-            X, Y, sample_weight = validation.train
         if not first_pass:
             self._check_layers(hidden)
+        # One random state for the initial weights, then the validation split, then
+        # the shuffling: scikit-learn's order, so the same seed gives its model.
+        rng = check_random_state(self.random_state)
+        layout = ParameterLayout([X.shape[1], *hidden, Y.shape[1]])
+        params = self._initial_parameters(layout, rng, X.dtype, first_pass)
+        validation = self._validation_data(X, Y, sample_weight, X_val, y_val, out_activation,
+                                           target_attributes, rng)
+        if validation is not None and validation.split:
+            X, Y, sample_weight = validation.train
 
         before = dict(self.__dict__)
         try:
             if self.solver == "lbfgs":
-                self._fit_lbfgs(X, Y, sample_weight, hidden, out_activation, first_pass,
-                                target_attributes, names)
+                self._fit_lbfgs(X, Y, sample_weight, validation, layout, params,
+                                out_activation, target_attributes, names)
             else:
                 self._fit_stochastic(X, Y, sample_weight, validation, hidden, out_activation,
-                                     first_pass, incremental, target_attributes, names)
+                                     first_pass, incremental, target_attributes, names,
+                                     rng, params)
         except DivergenceError:
             self.__dict__.clear()
             self.__dict__.update(before)   # the model as it was before this fit
@@ -135,12 +141,14 @@ class BaseMultilayerPerceptron(EstimatorBase):
         return min(self.batch_size, n_samples)
 
     def _start_training(self, X, Y, hidden, out_activation, first_pass=True,
-                        incremental=False):
+                        incremental=False, rng=None, params=None):
         """Everything one stochastic fit needs, allocated once: state, engine, order."""
         n_samples, n_features = X.shape
         layout = ParameterLayout([n_features, *hidden, Y.shape[1]])
-        rng = check_random_state(self.random_state)
-        params = self._initial_parameters(layout, rng, X.dtype, first_pass)
+        if rng is None:
+            rng = check_random_state(self.random_state)
+        if params is None:
+            params = self._initial_parameters(layout, rng, X.dtype, first_pass)
         previous = getattr(self, "_solver_state", None)
         if incremental and not first_pass and previous is not None \
                 and previous.params.shape == params.shape and previous.params.dtype == X.dtype:
@@ -179,9 +187,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
         return loss_sum / X.shape[0]
 
     def _fit_stochastic(self, X, Y, sample_weight, validation, hidden, out_activation,
-                        first_pass, incremental, target_attributes, names):
+                        first_pass, incremental, target_attributes, names, rng, params):
         training = self._start_training(X, Y, hidden, out_activation, first_pass,
-                                        incremental)
+                                        incremental, rng, params)
         layout, state = training.layout, training.state
         restart = first_pass
         history = SimpleNamespace(
@@ -193,7 +201,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
                                                                None) or []),
             validation_losses=[] if restart else list(getattr(self, "validation_loss_curve_",
                                                                None) or []),
-            best_validation=None, best_params=None, n_iter=0)
+            best_validation=None, best_validation_score=None, best_params=None, n_iter=0)
         if validation is not None and validation.monitor:
             history.best_loss = None   # scikit-learn: no best_loss_ under early stopping
         callbacks = list(self.callbacks or [])
@@ -213,7 +221,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
             if validation is not None:
                 attributes.update(validation_scores_=list(history.validation_scores),
                                   validation_loss_curve_=list(history.validation_losses),
-                                  best_validation_score_=history.best_validation)
+                                  best_validation_score_=history.best_validation_score)
             elif restart:
                 attributes.update(validation_scores_=None, best_validation_score_=None,
                                   validation_loss_curve_=None)
@@ -283,6 +291,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
             history.no_improvement = history.no_improvement + 1 if value < best + self.tol else 0
             if value > best:
                 history.best_validation = score if self.monitor == "validation_score" else loss
+                history.best_validation_score = score   # the score of the best epoch
                 return True
             return False
         loss = history.loss_curve[-1]
@@ -309,7 +318,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
         return self._score_output(P, validation.y, weights), loss
 
     def _validation_data(self, X, Y, sample_weight, X_val, y_val, out_activation,
-                         target_attributes):
+                         target_attributes, rng):
         """Validation data, split off X (early stopping) or given; None when there is none."""
         if (X_val is None) != (y_val is None):
             raise ValueError("pass both X_val and y_val, or neither")
@@ -323,49 +332,60 @@ class BaseMultilayerPerceptron(EstimatorBase):
                                    out_activation=out_activation)
         if not self.early_stopping or self.solver == "lbfgs":
             return None
-        rng = check_random_state(self.random_state)
-        train, val = self._split(Y, rng)
-        if len(val) < 2:
+        train, val = self._split(X, Y, sample_weight, rng, target_attributes)
+        if val[0].shape[0] < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
-        take = (lambda a, idx: None if a is None else a[idx])
-        rows = (lambda idx: check_X(X[idx], dtype=X.dtype))   # a CSR X stays well-formed
-        return SimpleNamespace(
-            X=rows(val), Y=Y[val], y=self._decode(Y[val], target_attributes),
-            sample_weight=take(sample_weight, val), monitor=True, split=True,
-            train=(rows(train), Y[train], take(sample_weight, train)),
-            out_activation=out_activation)
+        X_val, Y_val, weights_val = val
+        return SimpleNamespace(X=X_val, Y=Y_val, y=self._decode(Y_val, target_attributes),
+                               sample_weight=weights_val, monitor=True, split=True,
+                               train=train, out_activation=out_activation)
 
-    def _split(self, Y, rng):
-        """Indices (train, validation), validation_fraction of them held out.
+    def _split(self, X, Y, sample_weight, rng, target_attributes):
+        """((X, Y, w) train, (X, Y, w) validation), validation_fraction held out.
 
-        Stratified by class for single-output classification, as scikit-learn does.
+        scikit-learn's split: train_test_split with the fit's random state,
+        stratified for a binary classifier. Without scikit-learn, the same
+        unstratified shuffle split, and a proportional split by class.
         """
-        n = Y.shape[0]
-        n_val = int(np.ceil(self.validation_fraction * n))
-        if self._stratify and Y.shape[1] >= 1:
-            labels = Y.argmax(axis=1) if Y.shape[1] > 1 else Y[:, 0].astype(np.intp)
-            order = rng.permutation(n)
-            # take every class in proportion: sort the permutation by class, then
-            # deal validation slots round-robin through it
-            by_class = order[np.argsort(labels[order], kind="stable")]
-            val = by_class[np.linspace(0, n - 1, n_val).round().astype(np.intp)] \
-                if n_val else by_class[:0]
+        parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
+        stratify = (Y.astype(bool) if self._stratify and Y.shape[1] == 1
+                    and not target_attributes.get("_multilabel", False) else None)
+        if HAVE_SKLEARN:
+            from sklearn.model_selection import train_test_split
+            split = train_test_split(*parts, random_state=rng, stratify=stratify,
+                                     test_size=self.validation_fraction)
+            train, val = split[0::2], split[1::2]
         else:
-            val = rng.permutation(n)[:n_val]
-        mask = np.zeros(n, dtype=bool)
-        mask[val] = True
-        return np.flatnonzero(~mask), np.flatnonzero(mask)
+            n = Y.shape[0]
+            n_val = int(np.ceil(self.validation_fraction * n))
+            permutation = rng.permutation(n)
+            if stratify is not None:   # each class in proportion, in random order
+                permutation = permutation[np.argsort(stratify[permutation, 0], kind="stable")]
+                picks = np.linspace(0, n - 1, n_val).round().astype(np.intp)
+                val_idx = permutation[picks]
+                train_idx = np.setdiff1d(permutation, val_idx, assume_unique=True)
+            else:
+                val_idx, train_idx = permutation[:n_val], permutation[n_val:]
+            train = [p[train_idx] for p in parts]
+            val = [p[val_idx] for p in parts]
+        if sample_weight is None:
+            train, val = list(train) + [None], list(val) + [None]
+        rows = (lambda part: check_X(part, dtype=X.dtype))   # a CSR X stays well-formed
+        return ((rows(train[0]), train[1], train[2]), (rows(val[0]), val[1], val[2]))
 
     # --- L-BFGS ---------------------------------------------------------------------
 
-    def _fit_lbfgs(self, X, Y, sample_weight, hidden, out_activation, first_pass,
+    def _fit_lbfgs(self, X, Y, sample_weight, validation, layout, start, out_activation,
                    target_attributes, names):
-        layout = ParameterLayout([X.shape[1], *hidden, Y.shape[1]])
-        rng = check_random_state(self.random_state)
-        start = self._initial_parameters(layout, rng, X.dtype, first_pass)
+        """Full-batch L-BFGS-B (scipy) over the flat parameters. Callbacks, verbose and
+        validation data see each L-BFGS iteration as an epoch."""
         loss_name = LOSS_FOR_OUTPUT[out_activation]
         grads = np.empty(layout.n_params, dtype=X.dtype)
+        callbacks = list(self.callbacks or [])
+        if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
+            callbacks.append(ProgressBar())
+        history = SimpleNamespace(n_iter=0, started=time.perf_counter(), scores=[], losses=[])
 
         def loss_and_gradient(theta):
             params = theta.astype(X.dtype)
@@ -381,21 +401,47 @@ class BaseMultilayerPerceptron(EstimatorBase):
                 sample_weight)
             return value, grads.astype(np.float64)
 
+        def after_iteration(intermediate_result):
+            history.n_iter += 1
+            now = time.perf_counter()
+            metrics = {"epoch": history.n_iter, "max_iter": self.max_iter,
+                       "loss": float(intermediate_result.fun), "learning_rate": None,
+                       "seconds": now - history.started,
+                       "samples_per_second": X.shape[0] / max(now - history.started, 1e-12)}
+            history.started = now
+            if validation is not None:
+                coefs, intercepts = layout.views(intermediate_result.x.astype(X.dtype))
+                score, loss = self._validation_metrics(validation, coefs, intercepts)
+                history.scores.append(score)
+                history.losses.append(loss)
+                metrics.update(validation_score=score, validation_loss=loss)
+            stop = False
+            for callback in callbacks:
+                stop = bool(callback(self, metrics)) or stop
+            if stop:
+                raise StopIteration
+
         result = scipy.optimize.minimize(
             loss_and_gradient, start.astype(np.float64), method="L-BFGS-B", jac=True,
+            callback=after_iteration if callbacks or validation is not None else None,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
         if not np.isfinite(result.fun):
             raise DivergenceError("L-BFGS reached a NaN or infinite loss; the model was "
                                   "left as it was before fit.")
-        if result.status != 0:
+        if result.status not in (0, 99):   # 99: a callback stopped it
             warnings.warn(f"lbfgs failed to converge after {result.nit} iterations "
                           f"(status={result.status}): {result.message}. Increase max_iter "
                           "or max_fun, or scale the data.", ConvergenceWarning)
         coefs, intercepts = layout.unpack(result.x.astype(X.dtype))
-        self.__dict__.update(
+        attributes = dict(
             self._common_attributes(layout, X, Y, out_activation, target_attributes, names),
             coefs_=coefs, intercepts_=intercepts, loss_=float(result.fun),
             n_iter_=int(result.nit), t_=X.shape[0], _solver_state=None)
+        if validation is not None:
+            attributes.update(validation_scores_=history.scores,
+                              validation_loss_curve_=history.losses,
+                              best_validation_score_=max(history.scores, default=None))
+        self.__dict__.update(attributes)
 
     # --- prediction ----------------------------------------------------------------
 
