@@ -30,11 +30,22 @@ class CythonEngine:
     def __init__(self, layout, batch_size, dtype, n_threads=None):
         self.layout = layout
         self.batch_size = batch_size
-        self.n_threads = _threads.kernel_threads() if n_threads is None else n_threads
+        self.n_threads = self.team_size(layout, batch_size) if n_threads is None else n_threads
         # Allocated once per fit and reused by every epoch.
         self.grads = np.empty(layout.n_params, dtype=dtype)
         self.workspace = np.empty(
             _training.workspace_length(layout.sizes, batch_size, self.n_threads), dtype=dtype)
+
+    # A team pays a few barriers per step (microseconds on idle cores, a scheduler
+    # tick on busy ones); below this much work per step one thread is faster.
+    TEAM_MIN_FLOPS_PER_STEP = 4e6
+
+    @classmethod
+    def team_size(cls, layout, batch_size):
+        """Threads for a step: every core, unless the step is too small to share."""
+        fan_in, fan_out = layout.sizes[:-1], layout.sizes[1:]
+        flops = 2 * batch_size * 3 * float(np.sum(fan_in * fan_out))  # fwd, dW, delta
+        return _threads.kernel_threads() if flops >= cls.TEAM_MIN_FLOPS_PER_STEP else 1
 
     def train_epoch(self, state, X, Y, sample_weight, order, config):
         """One epoch in place on `state`; returns (loss_sum, diverged)."""
