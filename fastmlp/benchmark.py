@@ -133,7 +133,9 @@ def torch_epoch(X, y, config, n_classes):
     return time.perf_counter() - start
 
 
-def available_contenders(include_reference=True):
+def available_contenders(include_reference=True, only=None):
+    """{name: epoch function} of the installed contenders (`only`: a subset of names;
+    the gemm-only bound and fastmlp are always kept, every ratio needs them)."""
     contenders = {"gemm-only bound": gemm_only_epoch, "fastmlp": _fastmlp_epoch("cython")}
     if include_reference:
         contenders["fastmlp numpy reference"] = _fastmlp_epoch("numpy")
@@ -147,6 +149,13 @@ def available_contenders(include_reference=True):
         contenders["pytorch"] = torch_epoch
     except ImportError:
         pass
+    if only is not None:
+        unknown = set(only) - set(contenders) - {"numpy", "scikit-learn", "pytorch"}
+        if unknown:
+            raise ValueError(f"unknown contenders {sorted(unknown)}")
+        aliases = {"numpy": "fastmlp numpy reference"}
+        keep = {aliases.get(name, name) for name in only} | {"gemm-only bound", "fastmlp"}
+        contenders = {name: f for name, f in contenders.items() if name in keep}
     return contenders
 
 
@@ -262,12 +271,28 @@ def fit_peak_memory(samples, hidden=(256, 128), batch_size=128):
 # --- the report ---------------------------------------------------------------------
 
 def run(configs=None, rounds=3, samples=60000, include_reference=True, latency=True,
-        memory=True, predict_repeats=2000):
-    """Run the benchmark; returns a JSON-ready dict."""
+        memory=True, predict_repeats=2000, only=None, threads=None):
+    """Run the benchmark; returns a JSON-ready dict.
+
+    threads: run every contender and every BLAS on this many threads (threadpoolctl,
+    OMP_NUM_THREADS and torch.set_num_threads), for measurements a busy second core
+    cannot disturb.
+    """
+    limits = None
+    if threads is not None:
+        from threadpoolctl import threadpool_limits
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        limits = threadpool_limits(threads)   # noqa: F841 (held for the whole run)
+        try:
+            import torch
+            torch.set_num_threads(threads)
+        except ImportError:
+            pass
     X, y, source = load_data(samples)
     n_classes = 10
-    contenders = available_contenders(include_reference)
+    contenders = available_contenders(include_reference, only)
     result = {"data": source, "samples": int(X.shape[0]), "rounds": rounds,
+              "threads": threads or "default",
               "blas": blas_report(), "contenders": list(contenders),
               "cpu_count": os.cpu_count(), "configs": {}}
     for hidden, batch_size, dtype in (configs or FULL_CONFIGS):
@@ -284,7 +309,8 @@ def run(configs=None, rounds=3, samples=60000, include_reference=True, latency=T
 
 def format_report(result):
     lines = [f"data: {result['data']}, {result['samples']} samples; "
-             f"{result['rounds']} interleaved rounds; {result['cpu_count']} CPUs"]
+             f"{result['rounds']} interleaved rounds; {result['cpu_count']} CPUs; "
+             f"threads: {result['threads']}"]
     lines += [f"  {line}" for line in result["blas"]]
     for name, entry in result["configs"].items():
         lines.append(f"\n{name}")
@@ -345,6 +371,11 @@ def add_arguments(parser):
                              "configurations of the performance issue)")
     parser.add_argument("--no-reference", action="store_true",
                         help="skip fastmlp's NumPy reference engine")
+    parser.add_argument("--only", metavar="NAMES",
+                        help="comma-separated subset of numpy, scikit-learn, pytorch "
+                             "(the bound and fastmlp always run)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="run every contender and BLAS on N threads (threadpoolctl)")
     parser.add_argument("--no-latency", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--json", help="write the results to this JSON file")
@@ -364,9 +395,10 @@ def parse_config(text):
 
 def run_from_args(args):
     configs = [parse_config(c) for c in args.config] if args.config else None
+    only = [name.strip() for name in args.only.split(",")] if args.only else None
     result = run(configs, rounds=args.rounds, samples=args.samples,
                  include_reference=not args.no_reference, latency=not args.no_latency,
-                 memory=not args.no_memory)
+                 memory=not args.no_memory, only=only, threads=args.threads)
     print(format_report(result))
     if args.json:
         with open(args.json, "w") as f:

@@ -773,7 +773,19 @@ def build_parser():
                               "of the model's classes) instead of labels")
     predict.add_argument("--output", metavar="FILE",
                          help="write the lines to FILE instead of standard output")
+
+    from fastmlp import benchmark
+    bench = command("bench", _bench)
+    benchmark.add_arguments(bench)
     return parser
+
+
+def _bench(args):
+    """Time fastmlp against its NumPy reference, scikit-learn and PyTorch (when
+    installed), interleaved, each as a ratio to the gemm-only bound; also predict
+    latency and the peak memory of a fit."""
+    from fastmlp import benchmark
+    return benchmark.run_from_args(args)
 
 
 def _one_line(error):

@@ -1,21 +1,45 @@
-"""The benchmark script runs end to end at tiny sizes (the demo: tests/test_cli.py)."""
+"""The benchmark runs end to end at tiny sizes, as a script and as `fastmlp bench`,
+so it cannot rot (the demo: tests/test_cli.py)."""
 import json
 import os
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--samples", "600", "--config", "16,8/64/float32", "--config", "12/32/float64",
+        "--rounds", "2", "--no-memory"]
 
 
-def test_epoch_benchmark_script_reports_both_engines(tmp_path):
+def test_comparison_script_reports_every_contender_as_a_ratio_to_the_bound(tmp_path):
     out = tmp_path / "result.json"
-    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_epoch.py"),
-                           "--samples", "512", "--hidden", "16,8", "--batch-size", "64",
-                           "--rounds", "2", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd="/")
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "compare.py"),
+                           *TINY, "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert "BLAS:" in done.stdout and "median of per-round ratios" in done.stdout
+    assert "kernel=" in done.stdout and "x bound" in done.stdout
     result = json.loads(out.read_text())
-    assert set(result["median_seconds"]) == {"cython", "numpy"}
-    assert all(len(times) == 2 and min(times) > 0 for times in result["seconds"].values())
-    assert result["median_ratio_cython_to_numpy"] > 0
+    assert {"gemm-only bound", "fastmlp", "fastmlp numpy reference"} <= set(
+        result["contenders"])
+    assert list(result["configs"]) == ["784-16-8-10/64 float32", "784-12-10/32 float64"]
+    for entry in result["configs"].values():
+        assert all(len(t) == 2 and min(t) > 0 for t in entry["times"].values())
+        assert entry["summary"]["gemm-only bound"]["ratio_to_bound"] == 1.0
+        assert entry["summary"]["fastmlp"]["fastmlp_speedup"] == 1.0
+    latency = result["predict_latency"]["fastmlp"]
+    assert 0 < latency["1 row"] < latency["10,000 rows"]
+
+
+def test_fastmlp_bench_command_runs_and_plots(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fastmlp", "bench", *TINY, "--only", "numpy",
+                           "--no-latency", "--plot", str(tmp_path / "bench.png")],
+                          capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "fastmlp numpy reference" in done.stdout and "scikit-learn" not in done.stdout
+    assert (tmp_path / "bench.png").stat().st_size > 1000
+
+
+def test_fastmlp_bench_rejects_a_bad_config_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "fastmlp", "bench", "--config", "nonsense"],
+                          capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "--config" in done.stderr
