@@ -448,12 +448,20 @@ class BaseMultilayerPerceptron(EstimatorBase):
     def _forward(self, X):
         """The network's output for X, in the fitted dtype."""
         check_is_fitted(self)
-        self._check_feature_names(X)
-        X = check_X(X, dtype=self.coefs_[0].dtype, n_features=self.n_features_in_,
-                    estimator_name=type(self).__name__)
-        coefs = [np.ascontiguousarray(c, dtype=X.dtype) for c in self.coefs_]
-        intercepts = [np.ascontiguousarray(b, dtype=X.dtype) for b in self.intercepts_]
-        engine = ENGINES[self.engine] if self.engine in ENGINES else ENGINES["cython"]
+        dtype = self.coefs_[0].dtype
+        if not (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2
+                and X.flags.c_contiguous and X.shape[1] == self.n_features_in_
+                and X.shape[0] > 0 and "feature_names_in_" not in self.__dict__
+                and np.isfinite(X).all()):
+            # anything but a clean array of the model's dtype takes the full checks
+            self._check_feature_names(X)
+            X = check_X(X, dtype=dtype, n_features=self.n_features_in_,
+                        estimator_name=type(self).__name__)
+        coefs = [np.ascontiguousarray(c, dtype=dtype) for c in self.coefs_]
+        intercepts = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
+        engine = ENGINES.get(self.engine, ENGINES["cython"])
+        if self.n_threads is None:
+            return engine.predict(coefs, intercepts, X, self.activation, self.out_activation_)
         with _threads.bounded_blas(self.n_threads):
             return engine.predict(coefs, intercepts, X, self.activation, self.out_activation_)
 

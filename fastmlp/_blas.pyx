@@ -1,6 +1,6 @@
 """Row-major gemm over scipy's BLAS (``scipy.linalg.cython_blas``)."""
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
 ctypedef int (*set_threads_local_t)(int) noexcept nogil
 cdef set_threads_local_t _set_threads_local = NULL
@@ -42,6 +42,16 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     """
     cdef char ta = b'T' if trans_a else b'N'
     cdef char tb = b'T' if trans_b else b'N'
+    cdef char no = b'N'
+    cdef int one = 1
+    if m == 1 and not trans_a and not trans_b:
+        # A single row times B: y = B^T a, a gemv on B read column-major as an
+        # (n x k) matrix. No packing of B, which dominates a one-row gemm.
+        if floating is float:
+            sgemv(&no, &n, &k, &alpha, <float*> b, &ldb, <float*> a, &one, &beta, c, &one)
+        else:
+            dgemv(&no, &n, &k, &alpha, <double*> b, &ldb, <double*> a, &one, &beta, c, &one)
+        return
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
               &beta, c, &ldc)

@@ -37,7 +37,9 @@ STATUS_OK, STATUS_INTERRUPTED, STATUS_DIVERGED = OK, INTERRUPTED, DIVERGED
 SOLVER_SGD, SOLVER_ADAM = SGD, ADAM
 
 cdef double CHECK_SIGNALS_SECONDS = 0.2
-cdef Py_ssize_t PREDICT_CHUNK_ROWS = 256
+# predict runs chunks of rows whose hidden activations fill about this much scratch:
+# large enough for efficient gemms, small enough to stay in cache
+cdef Py_ssize_t PREDICT_CHUNK_BYTES = 2 * 1024 * 1024
 
 
 cdef struct Hyper:
@@ -525,7 +527,7 @@ def _predict_forward(list coefs, list intercepts,
                      int hidden_activation, int out_activation):
     cdef Py_ssize_t n_layers = len(coefs)
     cdef Py_ssize_t n_samples = out.shape[0]
-    cdef Py_ssize_t i, start, rows, chunk = min(PREDICT_CHUNK_ROWS, n_samples)
+    cdef Py_ssize_t i, start, rows, chunk
     cdef bint sparse = X_indptr.shape[0] > 0
     cdef const floating[:, ::1] w
     cdef const floating[::1] b
@@ -541,6 +543,7 @@ def _predict_forward(list coefs, list intercepts,
     cdef Py_ssize_t hidden_total = 0
     for i in range(1, n_layers):
         hidden_total += sizes[i]
+    chunk = min(n_samples, max(64, PREDICT_CHUNK_BYTES // max(hidden_total * sizeof(floating), 1)))
     dtype = np.float32 if floating is float else np.float64
     scratch_np = np.empty(max(chunk * hidden_total, 1), dtype=dtype)
     cdef floating[::1] scratch = scratch_np

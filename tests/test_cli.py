@@ -85,12 +85,11 @@ def model_path(tmp_path_factory, digits_npz):
 # --- help ----------------------------------------------------------------------------
 
 
-def test_fastmlp_help_lists_the_commands_and_no_bench(tmp_path):
+def test_fastmlp_help_lists_the_commands(tmp_path):
     done = run(tmp_path, "--help")
     assert done.returncode == 0, done.stderr
-    for command in ("demo", "train", "evaluate", "predict"):
+    for command in ("demo", "train", "evaluate", "predict", "bench"):
         assert command in done.stdout
-    assert "bench" not in done.stdout
 
 
 @pytest.mark.parametrize("command, options", [
@@ -389,7 +388,8 @@ def test_more_bad_hidden_values(capsys, hidden):
     (["train", "--data", "digits", "--dropout", "0.1,0.1,0.1"], "3 rates"),
     (["train", "--data", "digits", "--out", "nowhere/m.npz"], "does not exist"),
     (["train"], "--data"),
-    (["bench"], "invalid choice"),
+    (["teach"], "invalid choice"),
+    (["bench", "--config", "256/0/float32"], "--config"),
 ])
 def test_bad_arguments(tmp_path, capsys, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
