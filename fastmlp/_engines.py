@@ -37,15 +37,22 @@ class CythonEngine:
             _training.workspace_length(layout.sizes, batch_size, self.n_threads), dtype=dtype)
 
     # A team pays a few barriers per step (microseconds on idle cores, a scheduler
-    # tick on busy ones); below this much work per step one thread is faster.
-    TEAM_MIN_FLOPS_PER_STEP = 4e6
+    # tick on busy ones): below TEAM_MIN_FLOPS per step one thread is faster. Above
+    # TEAM_MAX_FLOPS the gemms are large enough for BLAS's own threads, which were
+    # faster there (784-1024-1024-10/256: 3.58 s vs 3.75 s per epoch; measured on
+    # 784-256-128-10: batch 32 (45 MFLOP) 0.82 s with the team vs 1.00 s, batch 128
+    # (180 MFLOP) even).
+    TEAM_MIN_FLOPS = 4e6
+    TEAM_MAX_FLOPS = 1e8
 
     @classmethod
     def team_size(cls, layout, batch_size):
-        """Threads for a step: every core, unless the step is too small to share."""
+        """Threads for a step: every core for mid-sized steps, else one (BLAS threads)."""
         fan_in, fan_out = layout.sizes[:-1], layout.sizes[1:]
         flops = 2 * batch_size * 3 * float(np.sum(fan_in * fan_out))  # fwd, dW, delta
-        return _threads.kernel_threads() if flops >= cls.TEAM_MIN_FLOPS_PER_STEP else 1
+        if cls.TEAM_MIN_FLOPS <= flops < cls.TEAM_MAX_FLOPS:
+            return _threads.kernel_threads()
+        return 1
 
     def train_epoch(self, state, X, Y, sample_weight, order, config):
         """One epoch in place on `state`; returns (loss_sum, diverged)."""
