@@ -54,6 +54,13 @@ class BaseMultilayerPerceptron(EstimatorBase):
     # Private state that belongs to a fitted model (saved by model.save).
     _persisted_private_attributes = ()
 
+    def _store_params(self, arguments):
+        """__init__ stores its arguments as they are, scikit-learn's rule (no checks:
+        fit validates)."""
+        for name, value in arguments.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
     # --- fitting -------------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False,

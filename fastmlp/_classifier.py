@@ -117,35 +117,7 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
                  n_iter_no_change=10, max_fun=15000, dropout=0.0, class_weight=None,
                  monitor="validation_score", callbacks=None, n_threads=None,
                  engine="cython"):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.dropout = dropout
-        self.class_weight = class_weight
-        self.monitor = monitor
-        self.callbacks = callbacks
-        self.n_threads = n_threads
-        self.engine = engine
+        self._store_params(locals())
 
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
         """Fit the network to X and labels y.
