@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from fastmlp import MLPClassifier, MLPRegressor, reference
+from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.datasets import make_digits
 from fastmlp.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
 
