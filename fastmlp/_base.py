@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse
 
 from fastmlp import _threads, _training, reference
 from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES, LOSS_FOR_OUTPUT
@@ -18,8 +19,8 @@ from fastmlp._engines import ENGINES
 from fastmlp._layout import ParameterLayout, glorot_uniform
 from fastmlp._sklearn_compat import HAVE_SKLEARN, EstimatorBase
 from fastmlp._state import TrainingState
-from fastmlp._validation import (check_dropout, check_hyperparameters, check_is_fitted,
-                                 check_sample_weight, check_X, check_y)
+from fastmlp._validation import (all_finite, check_dropout, check_hyperparameters,
+                                 check_is_fitted, check_sample_weight, check_X, check_y)
 from fastmlp.callbacks import ProgressBar
 from fastmlp.exceptions import ConvergenceWarning, DivergenceError
 
@@ -65,8 +66,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
 
     def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False,
              classes=None):
-        params = self.get_params()
-        hidden = check_hyperparameters(params, ENGINES)
+        hidden = check_hyperparameters(self.get_params(), ENGINES)
         if incremental and self.solver == "lbfgs":
             raise ValueError("partial_fit needs a stochastic solver ('adam' or 'sgd'), "
                              "not 'lbfgs'")
@@ -101,9 +101,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
                 self._fit_lbfgs(X, Y, sample_weight, validation, layout, params,
                                 out_activation, target_attributes, names)
             else:
-                self._fit_stochastic(X, Y, sample_weight, validation, hidden, out_activation,
-                                     first_pass, incremental, target_attributes, names,
-                                     rng, params)
+                self._fit_stochastic(X, Y, sample_weight, validation, layout, params, rng,
+                                     out_activation, first_pass, incremental,
+                                     target_attributes, names)
         except DivergenceError:
             self.__dict__.clear()
             self.__dict__.update(before)   # the model as it was before this fit
@@ -131,11 +131,12 @@ class BaseMultilayerPerceptron(EstimatorBase):
             del self.feature_names_in_
         return attributes
 
-    def _engine(self, layout, batch_size, dtype):
+    def _engine(self, layout, batch_size, X):
         n_threads = self.n_threads
         if n_threads is not None and not _threads.can_bound_blas():
             n_threads = 1
-        return ENGINES[self.engine](layout, batch_size, dtype, n_threads=n_threads)
+        return ENGINES[self.engine](layout, batch_size, X.dtype, n_threads=n_threads,
+                                    dense_input=not scipy.sparse.issparse(X))
 
     # --- minibatch solvers (sgd, adam) ----------------------------------------------
 
@@ -147,15 +148,10 @@ class BaseMultilayerPerceptron(EstimatorBase):
                           "it is clipped to n_samples.")
         return min(self.batch_size, n_samples)
 
-    def _start_training(self, X, Y, hidden, out_activation, first_pass=True,
-                        incremental=False, rng=None, params=None):
+    def _start_training(self, X, Y, layout, params, rng, out_activation, first_pass=True,
+                        incremental=False):
         """Everything one stochastic fit needs, allocated once: state, engine, order."""
-        n_samples, n_features = X.shape
-        layout = ParameterLayout([n_features, *hidden, Y.shape[1]])
-        if rng is None:
-            rng = check_random_state(self.random_state)
-        if params is None:
-            params = self._initial_parameters(layout, rng, X.dtype, first_pass)
+        n_samples = X.shape[0]
         previous = getattr(self, "_solver_state", None)
         if incremental and not first_pass and previous is not None \
                 and previous.params.shape == params.shape and previous.params.dtype == X.dtype:
@@ -163,7 +159,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
             np.copyto(state.params, params)     # and with coefs_ as they are now
         else:
             state = TrainingState(params)
-        dropout = check_dropout(self.dropout, len(hidden))
+        dropout = check_dropout(self.dropout, layout.n_layers - 1)
         batch_size = self._batch_size(n_samples)
         config = SimpleNamespace(
             activation=self.activation, out_activation=out_activation,
@@ -177,7 +173,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
             config.learning_rate = getattr(self, "_learning_rate", self.learning_rate_init)
         return SimpleNamespace(
             layout=layout, rng=rng, state=state, config=config, shuffle=self.shuffle,
-            engine=self._engine(layout, batch_size, X.dtype),
+            engine=self._engine(layout, batch_size, X),
             order=np.arange(n_samples, dtype=np.intp))
 
     @staticmethod
@@ -193,11 +189,11 @@ class BaseMultilayerPerceptron(EstimatorBase):
                 "learning_rate_init or scaling X. The model was left as it was before fit.")
         return loss_sum / X.shape[0]
 
-    def _fit_stochastic(self, X, Y, sample_weight, validation, hidden, out_activation,
-                        first_pass, incremental, target_attributes, names, rng, params):
-        training = self._start_training(X, Y, hidden, out_activation, first_pass,
-                                        incremental, rng, params)
-        layout, state = training.layout, training.state
+    def _fit_stochastic(self, X, Y, sample_weight, validation, layout, params, rng,
+                        out_activation, first_pass, incremental, target_attributes, names):
+        training = self._start_training(X, Y, layout, params, rng, out_activation, first_pass,
+                                        incremental)
+        state = training.state
         restart = first_pass
         history = SimpleNamespace(
             loss_curve=[] if restart else list(getattr(self, "loss_curve_", [])),
@@ -248,18 +244,16 @@ class BaseMultilayerPerceptron(EstimatorBase):
                            "samples_per_second": X.shape[0] / max(seconds, 1e-12)}
                 improved = self._update_no_improvement(history, validation, training, metrics)
                 if improved and validation is not None and validation.monitor:
-                    history.best_params = state.params.copy()
+                    if history.best_params is None:
+                        history.best_params = np.empty_like(state.params)
+                    np.copyto(history.best_params, state.params)
                 self._schedule_learning_rate(training, history)
-                publish(state.params)
                 stop = False
-                for callback in callbacks:
-                    stop = bool(callback(self, metrics)) or stop
                 if history.no_improvement > self.n_iter_no_change:
                     if self.solver == "sgd" and self.learning_rate == "adaptive" \
                             and training.config.learning_rate > 1e-6:
                         training.config.learning_rate /= 5
                         history.no_improvement = 0
-                        publish(state.params)
                     else:
                         stop = True
                         if self.verbose:
@@ -267,6 +261,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
                                     and validation.monitor else "Training loss")
                             print(f"{what} did not improve more than tol={self.tol} for "
                                   f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                publish(state.params)
+                for callback in callbacks:
+                    stop = bool(callback(self, metrics)) or stop
                 if stop or incremental:
                     break
             else:
@@ -459,7 +456,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
         if not (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2
                 and X.flags.c_contiguous and X.shape[1] == self.n_features_in_
                 and X.shape[0] > 0 and "feature_names_in_" not in self.__dict__
-                and np.isfinite(X).all()):
+                and all_finite(X)):
             # anything but a clean array of the model's dtype takes the full checks
             self._check_feature_names(X)
             X = check_X(X, dtype=dtype, n_features=self.n_features_in_,
@@ -467,8 +464,6 @@ class BaseMultilayerPerceptron(EstimatorBase):
         coefs = [np.ascontiguousarray(c, dtype=dtype) for c in self.coefs_]
         intercepts = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
         engine = ENGINES.get(self.engine, ENGINES["cython"])
-        if self.n_threads is None:
-            return engine.predict(coefs, intercepts, X, self.activation, self.out_activation_)
         with _threads.bounded_blas(self.n_threads):
             return engine.predict(coefs, intercepts, X, self.activation, self.out_activation_)
 

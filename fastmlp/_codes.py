@@ -21,5 +21,4 @@ LOSS_FOR_OUTPUT = {"identity": "squared_error", "softmax": "log_loss",
                    "logistic": "binary_log_loss", "exp": "poisson"}
 
 SOLVERS = ("sgd", "adam", "lbfgs")
-STOCHASTIC_SOLVERS = ("sgd", "adam")
-SOLVER_CODES = {"sgd": 0, "adam": 1}
+SOLVER_CODES = {"sgd": 0, "adam": 1}   # the minibatch solvers of _training.pyx

@@ -3,6 +3,8 @@
 Both run one training epoch in place on the same flat state and compute the
 same forward pass, so every test and benchmark can run either.
 """
+from types import SimpleNamespace
+
 import numpy as np
 
 from fastmlp import _threads, _training, reference
@@ -21,20 +23,21 @@ class CythonEngine:
     batch_size : int
     dtype : numpy dtype of the parameters and data
     n_threads : int or None
-        The team size for a step; None: every core when BLAS can be kept to one
-        thread per team member, else 1 (BLAS threads the gemms).
+        The team size for a step; None: chosen by team_size.
+    dense_input : bool
+        False for a CSR X, which the kernels read in place (no input batch buffer).
     """
 
     name = "cython"
 
-    def __init__(self, layout, batch_size, dtype, n_threads=None):
+    def __init__(self, layout, batch_size, dtype, n_threads=None, dense_input=True):
         self.layout = layout
         self.batch_size = batch_size
         self.n_threads = self.team_size(layout, batch_size) if n_threads is None else n_threads
         # Allocated once per fit and reused by every epoch.
         self.grads = np.empty(layout.n_params, dtype=dtype)
-        self.workspace = np.empty(
-            _training.workspace_length(layout.sizes, batch_size, self.n_threads), dtype=dtype)
+        self.workspace = np.empty(_training.workspace_length(
+            layout.sizes, batch_size, self.n_threads, dense_input), dtype=dtype)
 
     # A team pays a few barriers per step (microseconds on idle cores, a scheduler
     # tick on busy ones): below TEAM_MIN_FLOPS per step one thread is faster. Above
@@ -99,7 +102,7 @@ class NumpyEngine:
 
     name = "numpy"
 
-    def __init__(self, layout, batch_size, dtype, n_threads=None):
+    def __init__(self, layout, batch_size, dtype, n_threads=None, dense_input=True):
         self.layout = layout
         self.batch_size = batch_size
 
@@ -108,12 +111,12 @@ class NumpyEngine:
         coefs, intercepts = self.layout.views(state.params)
         m_coefs, m_intercepts = self.layout.views(state.moment_1)
         v_coefs, v_intercepts = self.layout.views(state.moment_2)
-        config.batch_size = self.batch_size
         loss_sum, steps, state.adam_t, status = reference.train_epoch(
             coefs, intercepts, m_coefs + m_intercepts, v_coefs + v_intercepts, X, Y,
-            sample_weight, order, config, state.adam_t, state.n_steps)
+            sample_weight, order, SimpleNamespace(**vars(config), batch_size=self.batch_size),
+            state.adam_t, state.n_steps)
         state.n_steps += steps
-        return loss_sum, status == 2
+        return loss_sum, status == reference.DIVERGED
 
     @staticmethod
     def predict(coefs, intercepts, X, activation, out_activation):

@@ -69,14 +69,28 @@ def kernel_threads():
     return available_cores() if can_bound_blas() else 1
 
 
-@contextlib.contextmanager
+class _BoundedBlas:
+    """Context: the calling thread's BLAS on n_threads threads, restored on exit."""
+
+    def __init__(self, n_threads):
+        self.n_threads = n_threads
+
+    def __enter__(self):
+        self.previous = _blas.set_threads_local(self.n_threads)
+
+    def __exit__(self, *exc_info):
+        _blas.set_threads_local(self.previous)
+
+
+_AS_IT_IS = contextlib.nullcontext()
+
+
 def bounded_blas(n_threads):
-    """BLAS on at most n_threads threads for the calling thread (None: as it is)."""
+    """A context bounding BLAS to n_threads on the calling thread (None: as it is).
+
+    The unbounded case returns one shared no-op context: predict's single-row path
+    pays no setup for it.
+    """
     if n_threads is None or not can_bound_blas():
-        yield
-        return
-    previous = _blas.set_threads_local(n_threads)
-    try:
-        yield
-    finally:
-        _blas.set_threads_local(previous)
+        return _AS_IT_IS
+    return _BoundedBlas(n_threads)

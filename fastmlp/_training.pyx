@@ -29,12 +29,11 @@ cdef enum:
     OK = 0
     INTERRUPTED = 1     # a signal handler raised (Ctrl-C); re-raised on return
     DIVERGED = 2        # a minibatch loss was not finite; that step was not applied
-    # Solvers
+    # Solvers, as fastmlp._codes.SOLVER_CODES names them
     SGD = 0
     ADAM = 1
 
-STATUS_OK, STATUS_INTERRUPTED, STATUS_DIVERGED = OK, INTERRUPTED, DIVERGED
-SOLVER_SGD, SOLVER_ADAM = SGD, ADAM
+STATUS_OK, STATUS_DIVERGED = OK, DIVERGED
 
 cdef double CHECK_SIGNALS_SECONDS = 0.2
 # predict runs chunks of rows whose hidden activations fill about this much scratch:
@@ -102,17 +101,22 @@ cdef Py_ssize_t _n_biases(const Py_ssize_t[::1] sizes) noexcept nogil:
 
 
 def workspace_length(const Py_ssize_t[::1] sizes, Py_ssize_t batch_size,
-                     Py_ssize_t n_threads=1):
+                     Py_ssize_t n_threads=1, bint dense_input=True):
     """Length of the scratch buffer train_epoch needs.
 
-    Shared by the threads: the gathered input, target and sample-weight batch, one
-    activation buffer per layer, two delta buffers (each batch_size x the width
-    concerned). Each thread after the first also gets its own share of the bias
-    gradients.
+    Shared by the threads: the gathered input batch (only for a dense X: a sparse
+    one is read in place), the target and sample-weight batch, one activation
+    buffer per layer, two delta buffers (each batch_size x the width concerned).
+    Each thread after the first also gets its own share of the bias gradients.
     """
-    return (batch_size * (sizes[0] + sizes[sizes.shape[0] - 1] + 1 + 2 * _max_hidden(sizes)
-                          + _n_biases(sizes))
+    return (batch_size * ((sizes[0] if dense_input else 0) + sizes[sizes.shape[0] - 1] + 1
+                          + _network_length(sizes))
             + (n_threads - 1) * _n_biases(sizes))
+
+
+cdef Py_ssize_t _network_length(const Py_ssize_t[::1] sizes) noexcept nogil:
+    """Scratch per row for the activations of every layer and the two delta buffers."""
+    return _n_biases(sizes) + 2 * _max_hidden(sizes)
 
 
 cdef void _sparse_first_layer(
@@ -277,6 +281,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef const index_t* csr_indices = NULL if X_indices.shape[0] == 0 else &X_indices[0]
     cdef const floating* csr_data = NULL if X_data.shape[0] == 0 else &X_data[0]
     cdef unsigned long long dropout_seed = config.dropout_seed
+    cdef unsigned int key
     # n_threads set by the user bounds BLAS too, even on one thread
     cdef bint bound_blas = config.bound_blas
     for i in range(n_layers):
@@ -311,7 +316,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
             _split_flat(&params[0], &sizes[0], n_layers, table, table + n_layers)
             _split_flat(&grads[0], &sizes[0], n_layers, table + 3 * n_layers, bias_shares)
             table[4 * n_layers] = cursor                                   # xb
-            cursor += batch_size * sizes[0]
+            if csr_indptr == NULL:   # a CSR X is read in place: no input batch
+                cursor += batch_size * sizes[0]
             table[4 * n_layers + 1] = cursor                               # yb
             cursor += batch_size * sizes[n_layers]
             table[4 * n_layers + 2] = cursor                               # wb
@@ -347,8 +353,9 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                     s.step = (h.learning_rate * sqrt(1 - pow(h.beta_2, adam_t + 1))
                               / (1 - pow(h.beta_1, adam_t + 1)))
                 if dropout != NULL:
+                    key = step_key(dropout_seed, n_steps)   # one per step, all layers
                     for i in range(n_layers - 1):
-                        dropout[i].key = step_key(dropout_seed, n_steps)
+                        dropout[i].key = key
                 n_parts = min(n_threads, s.rows)
                 if n_parts == 1:
                     _train_step_part(0, 1, &s, &h, &X[0, 0], csr_indptr, csr_indices, csr_data,
@@ -454,7 +461,8 @@ def _loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_pa
     for i in range(n_layers):
         n_weights += sizes[i] * sizes[i + 1]
     dtype = np.float32 if floating is float else np.float64
-    scratch_np = np.empty(workspace_length(sizes, rows, 1), dtype=dtype)
+    # X, Y and the weights are read in place: scratch for activations and deltas only
+    scratch_np = np.empty(rows * _network_length(sizes), dtype=dtype)
     cdef floating[::1] scratch = scratch_np
     order_np = np.arange(rows if sparse else 1, dtype=np.intp)
     cdef const Py_ssize_t[::1] order = order_np
@@ -465,8 +473,7 @@ def _loss_and_gradient(const floating[::1] params,    # IN flat parameters (n_pa
     cdef floating** intercepts = pointers + n_layers
     cdef floating** layer_grads = pointers + 2 * n_layers
     cdef floating** acts = pointers + 4 * n_layers
-    # the input, target and weight slots of the workspace stay unused: X, Y are contiguous
-    cdef floating* cursor = &scratch[0] + rows * (sizes[0] + sizes[n_layers] + 1)
+    cdef floating* cursor = &scratch[0]
     cdef floating* first_delta
     cdef Py_ssize_t max_hidden = _max_hidden(sizes)
     try:

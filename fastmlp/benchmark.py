@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fastmlp import MLPClassifier, _gemm_bound
-from fastmlp._layout import ParameterLayout
+from fastmlp._layout import ParameterLayout, glorot_uniform
 
 FULL_CONFIGS = [((256, 128), 32, "float32"), ((256, 128), 128, "float32"),
                 ((256, 128), 128, "float64"), ((1024, 1024), 256, "float32")]
@@ -91,7 +91,10 @@ def _fastmlp_epoch(engine):
         model = MLPClassifier(config.hidden, batch_size=config.batch_size, random_state=0,
                               engine=engine)
         Y, out_activation, _ = model._encode_targets(y, X.dtype, True, False, None)
-        training = model._start_training(X, Y, config.hidden, out_activation)
+        layout = ParameterLayout([X.shape[1], *config.hidden, Y.shape[1]])
+        rng = np.random.RandomState(0)
+        params = glorot_uniform(layout, model.activation, rng, X.dtype)
+        training = model._start_training(X, Y, layout, params, rng, out_activation)
         start = time.perf_counter()
         model._run_epoch(training, X, Y)
         return time.perf_counter() - start

@@ -18,6 +18,7 @@ the kernels and with scikit-learn's MLP):
 import numpy as np
 
 LEAKY_SLOPE = 0.01
+DIVERGED = 2   # train_epoch's status when a minibatch loss was not finite (as the kernels)
 
 
 def _logistic(z):
@@ -207,8 +208,8 @@ def train_epoch(coefs, intercepts, moment_1, moment_2, X, Y, sample_weight, orde
     batch_size, activation, out_activation, loss, solver, alpha, learning_rate,
     momentum, nesterov, beta_1, beta_2, epsilon, dropout (None or a rate per hidden
     layer) and dropout_seed. Returns ``(loss_sum, steps, adam_t, status)`` with
-    status 0, or 2 when a minibatch loss was not finite (that step is then not
-    applied). A minibatch whose weights sum to 0 is skipped.
+    status 0, or DIVERGED when a minibatch loss was not finite (that step is then
+    not applied). A minibatch whose weights sum to 0 is skipped.
     """
     c = config
     params = list(coefs) + list(intercepts)
@@ -226,7 +227,7 @@ def train_epoch(coefs, intercepts, moment_1, moment_2, X, Y, sample_weight, orde
         acts = forward(coefs, intercepts, xb, c.activation, c.out_activation, masks, c.dropout)
         batch_loss = per_sample_loss_sum(yb, acts[-1], c.loss, wb)
         if not np.isfinite(batch_loss):
-            return loss_sum, steps, adam_t, 2
+            return loss_sum, steps, adam_t, DIVERGED
         delta = output_delta(yb, acts[-1], c.loss, wb)
         coef_grads, intercept_grads = backward(coefs, acts, delta, c.activation, masks,
                                                c.dropout)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from fastmlp import _activations, _blas, _dropout, _losses, _optimizers, _training, reference
-from fastmlp._codes import ACTIVATION_CODES, HIDDEN_ACTIVATIONS, LOSS_CODES, LOSS_FOR_OUTPUT
+from fastmlp._codes import (ACTIVATION_CODES, HIDDEN_ACTIVATIONS, LOSS_CODES, LOSS_FOR_OUTPUT,
+                            SOLVER_CODES)
 from fastmlp._engines import CythonEngine, NumpyEngine
 from fastmlp._layout import ParameterLayout, glorot_uniform
 from fastmlp._state import TrainingState
@@ -725,7 +726,7 @@ def test_train_epoch_steps_and_loss_sum(dtype):
     config = types.SimpleNamespace(
         batch_size=5, n_threads=engine.n_threads, hidden_code=HIDDEN_ACTIVATIONS["relu"],
         out_code=ACTIVATION_CODES["identity"], loss_code=LOSS_CODES["squared_error"],
-        solver_code=_training.SOLVER_SGD, alpha=alpha, learning_rate=0.0, momentum=0.0,
+        solver_code=SOLVER_CODES["sgd"], alpha=alpha, learning_rate=0.0, momentum=0.0,
         nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, dropout=None,
         dropout_seed=0, bound_blas=False)
     no_index = np.empty(0, np.int32)
