@@ -28,8 +28,14 @@ class ProgressBar:
     def __init__(self, width=20, stream=None):
         self.width = width
         self.stream = stream
+        self.seconds = 0.0   # training time summed over the epochs seen
 
     def __call__(self, model, metrics):
+        self.seconds += metrics["seconds"]
+        print(self.line(metrics), file=self.stream or sys.stdout, flush=True)
+
+    def line(self, metrics):
+        """The text printed for one epoch."""
         done = metrics["epoch"] / max(metrics["max_iter"], 1)
         filled = min(self.width, int(round(done * self.width)))
         bar = "#" * filled + "." * (self.width - filled)
@@ -39,9 +45,8 @@ class ProgressBar:
             line += f", validation score {metrics['validation_score']:.4f}"
         if metrics.get("validation_loss") is not None:
             line += f", validation loss {metrics['validation_loss']:.6f}"
-        line += (f", {metrics['seconds']:.2f} s, "
-                 f"{metrics['samples_per_second']:,.0f} samples/s")
-        print(line, file=self.stream or sys.stdout, flush=True)
+        return line + (f", {metrics['seconds']:.2f} s, "
+                       f"{metrics['samples_per_second']:,.0f} samples/s")
 
 
 class StopAtScore:

@@ -16,6 +16,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from fastmlp.callbacks import ProgressBar
+
 #: Fashion-MNIST's class names, by label.
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
                          "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -365,24 +367,22 @@ def _holdout(X, y, fraction, seed):
 # --- reports -------------------------------------------------------------------------
 
 
-class EpochLine:
-    """Callback: one line per epoch with the loss, validation accuracy and speed."""
+class EpochLine(ProgressBar):
+    """The commands' progress: one compact line per epoch (loss, validation
+    accuracy, speed); `seconds` sums the training time."""
 
     def __init__(self, stream=None, indent="  "):
-        self.stream = stream
+        super().__init__(stream=stream)
         self.indent = indent
-        self.seconds = 0.0
 
-    def __call__(self, model, metrics):
-        self.seconds += metrics["seconds"]
+    def line(self, metrics):
         width = len(str(metrics["max_iter"]))
         line = (f"{self.indent}epoch {metrics['epoch']:>{width}}/{metrics['max_iter']}"
                 f"  loss {metrics['loss']:.4f}")
         if metrics.get("validation_score") is not None:
             line += f"  validation accuracy {metrics['validation_score']:.4f}"
-        line += (f"  {metrics['samples_per_second']:>9,.0f} samples/s"
-                 f"  {metrics['seconds']:5.2f} s")
-        print(line, file=self.stream or sys.stdout, flush=True)
+        return line + (f"  {metrics['samples_per_second']:>9,.0f} samples/s"
+                       f"  {metrics['seconds']:5.2f} s")
 
 
 def classification_report(y_true, y_pred, names=None):
