@@ -11,7 +11,7 @@ from setuptools import Extension, setup
 DEBUG = os.environ.get("FASTMLP_DEBUG") == "1"
 
 # One file per concern; the list reads like the architecture (see README).
-MODULES = ["_blas", "_dropout", "_activations", "_losses", "_optimizers", "_sparse", "_network", "_training", "_gemm_bound"]
+MODULES = ["_blas", "_dropout", "_activations", "_losses", "_optimizers", "_sparse", "_network", "_training", "_gemm_bound", "_inference"]
 
 # -O3 and nothing CPU-specific. -fno-math-errno lets gcc vectorize sqrt/exp loops
 # (errno is never read here) and changes no result; -fopenmp-simd honours the

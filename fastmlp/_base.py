@@ -16,6 +16,7 @@ import scipy.sparse
 from fastmlp import _threads, _training, reference
 from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES, LOSS_FOR_OUTPUT
 from fastmlp._engines import ENGINES
+from fastmlp._inference import RowPlan, RowPredictor
 from fastmlp._layout import ParameterLayout, glorot_uniform
 from fastmlp._sklearn_compat import HAVE_SKLEARN, EstimatorBase
 from fastmlp._state import TrainingState
@@ -124,7 +125,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
     def _common_attributes(self, layout, X, Y, out_activation, target_attributes, names):
         attributes = dict(n_features_in_=X.shape[1], n_layers_=layout.n_layers + 1,
                           n_outputs_=Y.shape[1], out_activation_=out_activation,
-                          **target_attributes)
+                          _row_predictor=RowPredictor(), **target_attributes)
         if names is not None:
             attributes["feature_names_in_"] = names
         elif "feature_names_in_" in self.__dict__:
@@ -451,6 +452,12 @@ class BaseMultilayerPerceptron(EstimatorBase):
 
     def _forward(self, X):
         """The network's output for X, in the fitted dtype."""
+        row_predictor = self.__dict__.get("_row_predictor")
+        if row_predictor is not None:
+            # one clean row: a prepared plan, no re-validation (see _inference.pyx)
+            out = row_predictor.predict(self, X)
+            if out is not None:
+                return out
         check_is_fitted(self)
         dtype = self.coefs_[0].dtype
         if not (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2
@@ -466,6 +473,17 @@ class BaseMultilayerPerceptron(EstimatorBase):
         engine = ENGINES.get(self.engine, ENGINES["cython"])
         with _threads.bounded_blas(self.n_threads):
             return engine.predict(coefs, intercepts, X, self.activation, self.out_activation_)
+
+    def _row_plan(self):
+        """A RowPlan of the model as it is now, or None where one does not apply."""
+        if self.engine != "cython" or "feature_names_in_" in self.__dict__:
+            return None
+        try:
+            return RowPlan(self.coefs_, self.intercepts_, self.activation,
+                           self.out_activation_, ACTIVATION_CODES[self.activation],
+                           ACTIVATION_CODES[self.out_activation_])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None   # unfitted, or odd attributes: the general path explains
 
     def _check_feature_names(self, X):
         fitted_names = getattr(self, "feature_names_in_", None)

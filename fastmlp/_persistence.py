@@ -111,6 +111,8 @@ import numpy as np
 import fastmlp
 from fastmlp._codes import OUTPUT_ACTIVATIONS
 from fastmlp._engines import ENGINES
+from fastmlp._inference import RowPredictor
+from fastmlp._layout import aligned_copy
 from fastmlp._validation import check_hyperparameters, check_is_fitted
 
 FORMAT = "fastmlp-model"
@@ -349,7 +351,10 @@ def load(path):
         except ValueError as error:
             raise ValueError(f"cannot load {path!r} as a fastmlp model: {error}") from error
     estimator = estimator_class(**params)
+    for name in ("coefs_", "intercepts_"):   # laid out as fit lays them out
+        attributes[name] = [aligned_copy(array) for array in attributes[name]]
     estimator.__dict__.update(attributes)   # as fit publishes its result
+    estimator._row_predictor = RowPredictor()
     return estimator
 
 

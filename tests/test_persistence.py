@@ -89,8 +89,8 @@ def assert_same_attributes(model, other, names=None, prefix=""):
 
 def persisted_names(model):
     """What save stores: the parameters and the public fitted attributes, plus the private
-    ones the class lists."""
-    private = type(model)._persisted_private_attributes
+    ones the class lists; and the (empty) single-row predict slot load gives every model."""
+    private = type(model)._persisted_private_attributes + ("_row_predictor",)
     return [name for name in vars(model) if not name.startswith("_") or name in private]
 
 
