@@ -188,7 +188,10 @@ def summarize(times):
 
 
 def predict_latency(X, y, repeats):
-    """Median seconds per predict_proba call, single row and 10,000 rows, per library."""
+    """Median seconds per predict_proba call, single row and 10,000 rows, per library.
+
+    Single rows cycle through up to 1,000 different rows of X.
+    """
     from fastmlp import MLPClassifier as FastMLP
     small = np.ascontiguousarray(X[:2000])
     results = {}
@@ -215,15 +218,18 @@ def predict_latency(X, y, repeats):
         predictors["pytorch"] = torch_predict
     except ImportError:
         pass
-    one, many = small[:1], np.ascontiguousarray(np.resize(X, (10000, X.shape[1])))
+    # one row at a time, cycling through 1,000 different rows: a single repeated row
+    # would flatter any data-dependent work (zero inputs, branch prediction)
+    singles = [small[i:i + 1] for i in range(min(1000, len(small)))]
+    many = [np.ascontiguousarray(np.resize(X, (10000, X.shape[1])))]
     for name, predict in predictors.items():
-        for label, rows, count in (("1 row", one, repeats), ("10,000 rows", many, 20)):
-            predict(rows)
+        for label, batches, count in (("1 row", singles, repeats), ("10,000 rows", many, 20)):
+            predict(batches[0])
             per_call = []
             for _ in range(5):
                 start = time.perf_counter()
-                for _ in range(count):
-                    predict(rows)
+                for i in range(count):
+                    predict(batches[i % len(batches)])
                 per_call.append((time.perf_counter() - start) / count)
             results.setdefault(name, {})[label] = statistics.median(per_call)
     return results
