@@ -1,4 +1,5 @@
-"""The single-row predict path (fastmlp/_inference.pyx, _row_forward.h).
+"""The small-batch predict path (fastmlp/_inference.pyx, _row_forward.h): one
+row, or up to SMALL_BATCH rows computed row by row.
 
 Its kernel is checked against the NumPy reference, and its plan against every
 way a model can change after the plan was built: each change must give the
@@ -39,6 +40,9 @@ def reference_output(model, X):
                              [np.asarray(b, np.float64) for b in model.intercepts_],
                              np.asarray(X, np.float64), model.activation,
                              model.out_activation_)[-1]
+
+
+SMALL_BATCH = 16
 
 
 def row_output(model, row):
@@ -88,6 +92,20 @@ def test_every_output_layer(out):
         np.testing.assert_array_equal(single, batch)
     else:
         np.testing.assert_allclose(single, batch, rtol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_rows", [2, 5, SMALL_BATCH])
+def test_small_batches_row_by_row(dtype, n_rows):
+    model, X = fitted(n_features=13, hidden=(65, 17), dtype=dtype)
+    batch = X[:n_rows].copy()
+    batch[1, :4] = 0
+    out = row_output(model, batch)
+    assert out.shape == (n_rows, 3)
+    np.testing.assert_allclose(out, reference_output(model, batch), **TOLERANCE[dtype])
+    bad = batch.copy()
+    bad[-1, -1] = np.nan                     # a NaN in the last row is still caught
+    assert model._row_predictor.predict(model, bad) is None
 
 
 def test_zero_row_and_all_zero_weights():
@@ -158,7 +176,7 @@ def test_refit_and_partial_fit_replace_the_plan():
 
 
 @pytest.mark.parametrize("row", [
-    "float64", "strided", "nan", "inf", "wrong_width", "list", "two_rows"])
+    "float64", "strided", "nan", "inf", "wrong_width", "list", "big_batch", "no_rows"])
 def test_anything_but_a_clean_row_takes_the_general_path(row):
     model, X = fitted(n_features=7)
     clean = X[:1].copy()
@@ -170,11 +188,15 @@ def test_anything_but_a_clean_row_takes_the_general_path(row):
         "inf": np.where(np.arange(7) == 3, np.inf, clean).astype(np.float32),
         "wrong_width": clean[:, :6].copy(),
         "list": clean.tolist(),
-        "two_rows": X[:2].copy(),
+        "big_batch": X[:SMALL_BATCH + 1].copy(),
+        "no_rows": X[:0].copy(),
     }
     value = cases[row]
     assert model._row_predictor.predict(model, value) is None
-    if row in ("nan", "inf"):
+    if row == "no_rows":
+        with pytest.raises(ValueError, match="0 sample"):
+            model.predict(value)
+    elif row in ("nan", "inf"):
         with pytest.raises(ValueError, match="NaN|infinity"):
             model.predict(value)
     elif row == "wrong_width":
