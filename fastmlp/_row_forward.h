@@ -20,6 +20,16 @@
 
 #define FASTMLP_ROW_BLOCK 64
 
+/* acc[0:WIDTH] += x[k] * W[k, j0:j0 + WIDTH] over the k with x[k] != 0 */
+#define FASTMLP_ROW_BLOCK_LOOP(T, WIDTH)                                                 \
+    for (Py_ssize_t k = 0; k < n_in; k++) {                                              \
+        const T xk = x[k];                                                               \
+        if (xk == 0) continue;                                                           \
+        const T *w = W + k * n_out + j0;                                                 \
+        _Pragma("omp simd")                                                              \
+        for (Py_ssize_t j = 0; j < WIDTH; j++) acc[j] += xk * w[j];                      \
+    }
+
 #define FASTMLP_ROW_AFFINE(NAME, T)                                                      \
 FASTMLP_ROW_DISPATCH static void NAME(const T *restrict x, const T *restrict W,          \
                                       Py_ssize_t n_in, Py_ssize_t n_out,                 \
@@ -28,25 +38,12 @@ FASTMLP_ROW_DISPATCH static void NAME(const T *restrict x, const T *restrict W, 
     while (j0 < n_out) {                                                                 \
         Py_ssize_t width = n_out - j0 < FASTMLP_ROW_BLOCK ? n_out - j0 : FASTMLP_ROW_BLOCK; \
         T acc[FASTMLP_ROW_BLOCK];                                                        \
+        _Pragma("omp simd")                                                              \
+        for (Py_ssize_t j = 0; j < FASTMLP_ROW_BLOCK; j++) acc[j] = 0;                   \
         if (width == FASTMLP_ROW_BLOCK) {  /* constant width: registers, no tail */      \
-            _Pragma("omp simd")                                                          \
-            for (Py_ssize_t j = 0; j < FASTMLP_ROW_BLOCK; j++) acc[j] = 0;               \
-            for (Py_ssize_t k = 0; k < n_in; k++) {                                      \
-                const T xk = x[k];                                                       \
-                if (xk == 0) continue;                                                   \
-                const T *w = W + k * n_out + j0;                                         \
-                _Pragma("omp simd")                                                      \
-                for (Py_ssize_t j = 0; j < FASTMLP_ROW_BLOCK; j++) acc[j] += xk * w[j];  \
-            }                                                                            \
+            FASTMLP_ROW_BLOCK_LOOP(T, FASTMLP_ROW_BLOCK)                                 \
         } else {                                                                         \
-            for (Py_ssize_t j = 0; j < width; j++) acc[j] = 0;                           \
-            for (Py_ssize_t k = 0; k < n_in; k++) {                                      \
-                const T xk = x[k];                                                       \
-                if (xk == 0) continue;                                                   \
-                const T *w = W + k * n_out + j0;                                         \
-                _Pragma("omp simd")                                                      \
-                for (Py_ssize_t j = 0; j < width; j++) acc[j] += xk * w[j];              \
-            }                                                                            \
+            FASTMLP_ROW_BLOCK_LOOP(T, width)                                             \
         }                                                                                \
         for (Py_ssize_t j = 0; j < width; j++) z[j0 + j] = acc[j];                       \
         j0 += width;                                                                     \
