@@ -16,9 +16,11 @@ cdef enum Activation:
     EXP = 7
 
 cdef void bias_activation(floating* z, const floating* bias, Py_ssize_t rows,
-                          Py_ssize_t cols, int activation, const Dropout* dropout,
-                          Py_ssize_t row0) noexcept nogil
+                          Py_ssize_t cols, Py_ssize_t ld, int activation,
+                          const Dropout* dropout, Py_ssize_t row0,
+                          Py_ssize_t col0) noexcept nogil
 
 cdef void derivative_colsum(floating* delta, const floating* a, floating* bias_grad,
-                            Py_ssize_t rows, Py_ssize_t cols, int activation,
-                            const Dropout* dropout, Py_ssize_t row0) noexcept nogil
+                            Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int activation,
+                            const Dropout* dropout, Py_ssize_t row0,
+                            Py_ssize_t col0) noexcept nogil

@@ -34,13 +34,14 @@ cdef inline floating _logistic(floating z) noexcept nogil:
     return e / (1 + e)
 
 
-cdef void _softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+cdef void _softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t cols,
+                        Py_ssize_t ld) noexcept nogil:
     """Row-wise softmax in place, stabilised by subtracting the row maximum."""
     cdef Py_ssize_t i, j
     cdef floating* row
     cdef floating zmax, total
     for i in range(rows):
-        row = z + i * cols
+        row = z + i * ld
         zmax = row[0]
         for j in range(1, cols):
             if row[j] > zmax:
@@ -55,12 +56,14 @@ cdef void _softmax_rows(floating* z, Py_ssize_t rows, Py_ssize_t cols) noexcept 
 
 
 cdef void bias_activation(floating* z, const floating* bias, Py_ssize_t rows,
-                          Py_ssize_t cols, int activation, const Dropout* dropout,
-                          Py_ssize_t row0) noexcept nogil:
-    """Z[i, j] = act(Z[i, j] + bias[j]) in place; Z is (rows x cols), row-major.
+                          Py_ssize_t cols, Py_ssize_t ld, int activation,
+                          const Dropout* dropout, Py_ssize_t row0,
+                          Py_ssize_t col0) noexcept nogil:
+    """Z[i, j] = act(Z[i, j] + bias[j]) in place; Z is (rows x cols), row-major with
+    rows ld apart (a block of columns of a wider matrix when ld > cols).
 
     With dropout (not NULL), then Z[i, j] *= mask / keep, the mask taken for
-    minibatch row row0 + i.
+    minibatch row row0 + i and unit col0 + j of the layer.
     """
     cdef Py_ssize_t i, j
     cdef floating* row
@@ -68,7 +71,7 @@ cdef void bias_activation(floating* z, const floating* bias, Py_ssize_t rows,
     cdef floating slope = <floating> LEAKY_SLOPE
     cdef floating inv_keep
     for i in range(rows):
-        row = z + i * cols
+        row = z + i * ld
         if activation == RELU:
             for j in range(cols):
                 v = row[j] + bias[j]
@@ -104,9 +107,9 @@ cdef void bias_activation(floating* z, const floating* bias, Py_ssize_t rows,
         if dropout != NULL:
             inv_keep = <floating> (1 / dropout.keep)
             for j in range(cols):
-                row[j] = row[j] * inv_keep if kept(dropout, row0 + i, j) else 0
+                row[j] = row[j] * inv_keep if kept(dropout, row0 + i, col0 + j) else 0
     if activation == SOFTMAX:
-        _softmax_rows(z, rows, cols)
+        _softmax_rows(z, rows, cols, ld)
 
 
 cdef inline floating _derivative_at(floating a, int activation) noexcept nogil:
@@ -125,12 +128,14 @@ cdef inline floating _derivative_at(floating a, int activation) noexcept nogil:
 
 
 cdef void derivative_colsum(floating* delta, const floating* a, floating* bias_grad,
-                            Py_ssize_t rows, Py_ssize_t cols, int activation,
-                            const Dropout* dropout, Py_ssize_t row0) noexcept nogil:
+                            Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t ld, int activation,
+                            const Dropout* dropout, Py_ssize_t row0,
+                            Py_ssize_t col0) noexcept nogil:
     """delta *= act'(A) in place, and bias_grad[j] = sum_i delta[i, j].
 
-    delta and A are (rows x cols) row-major; A is the layer's stored output. With
-    dropout, delta *= mask * act'(stored * keep) / keep (rows from row0 on).
+    delta and A are (rows x cols) row-major with rows ld apart (a block of columns
+    when ld > cols); A is the layer's stored output. With dropout, delta *= mask *
+    act'(stored * keep) / keep (rows from row0 on, units from col0 on).
     """
     cdef Py_ssize_t i, j
     cdef floating* d
@@ -140,13 +145,13 @@ cdef void derivative_colsum(floating* delta, const floating* a, floating* bias_g
     for j in range(cols):
         bias_grad[j] = 0
     for i in range(rows):
-        d = delta + i * cols
-        ar = a + i * cols
+        d = delta + i * ld
+        ar = a + i * ld
         if dropout != NULL:
             keep = <floating> dropout.keep
             inv_keep = <floating> (1 / dropout.keep)
             for j in range(cols):
-                if kept(dropout, row0 + i, j):
+                if kept(dropout, row0 + i, col0 + j):
                     d[j] = d[j] * _derivative_at(ar[j] * keep, activation) * inv_keep
                 else:
                     d[j] = 0
@@ -196,8 +201,8 @@ def bias_activation_twin(floating[:, ::1] z,               # IN/OUT (rows x cols
     if dropout is not None:
         d = _twin_dropout(dropout)
     with nogil:
-        bias_activation(&z[0, 0], &bias[0], z.shape[0], z.shape[1], activation,
-                        &d if dropout is not None else NULL, row0)
+        bias_activation(&z[0, 0], &bias[0], z.shape[0], z.shape[1], z.shape[1], activation,
+                        &d if dropout is not None else NULL, row0, 0)
 
 
 def derivative_colsum_twin(floating[:, ::1] delta,          # IN/OUT (rows x cols)
@@ -215,5 +220,5 @@ def derivative_colsum_twin(floating[:, ::1] delta,          # IN/OUT (rows x col
         d = _twin_dropout(dropout)
     with nogil:
         derivative_colsum(&delta[0, 0], &a[0, 0], &bias_grad[0], delta.shape[0],
-                          delta.shape[1], activation,
-                          &d if dropout is not None else NULL, row0)
+                          delta.shape[1], delta.shape[1], activation,
+                          &d if dropout is not None else NULL, row0, 0)

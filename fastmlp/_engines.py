@@ -40,13 +40,17 @@ class CythonEngine:
             layout.sizes, batch_size, self.n_threads, dense_input), dtype=dtype)
 
     # A team pays a few barriers per step (microseconds on idle cores, a scheduler
-    # tick on busy ones): below TEAM_MIN_FLOPS per step one thread is faster. Above
-    # TEAM_MAX_FLOPS the gemms are large enough for BLAS's own threads, which were
-    # faster there (784-1024-1024-10/256: 3.58 s vs 3.75 s per epoch; measured on
-    # 784-256-128-10: batch 32 (45 MFLOP) 0.82 s with the team vs 1.00 s, batch 128
-    # (180 MFLOP) even).
+    # tick on busy ones): below TEAM_MIN_FLOPS per step one thread is faster
+    # (784-256-128-10: batch 32 (45 MFLOP) 0.82 s with the team vs 1.00 s). Since the
+    # team splits hidden layers by units (each thread packs only its columns of W)
+    # and updates the parameters inside the backward pass, it also beats BLAS's own
+    # threads on the largest steps measured, so TEAM_MAX_FLOPS only keeps unmeasured
+    # sizes with BLAS (2 cores, Haswell kernels, s/epoch, team vs 1 thread + BLAS
+    # threads: 784-256-128-10/128 (180 MFLOP) 0.43-0.45 vs 0.51-0.54; /512 0.38 vs
+    # 0.40 and 0.58 vs 0.62 at two load levels; 784-1024-1024-10/256 (2.9 GFLOP)
+    # 3.30-3.39 vs 3.50-3.60).
     TEAM_MIN_FLOPS = 4e6
-    TEAM_MAX_FLOPS = 1e8
+    TEAM_MAX_FLOPS = 1e10
 
     @classmethod
     def team_size(cls, layout, batch_size):

@@ -20,7 +20,8 @@ from fastmlp._blas cimport blas_threads_local
 from fastmlp._dropout cimport Dropout, step_key
 from fastmlp._losses cimport loss_delta
 from fastmlp._activations cimport bias_activation
-from fastmlp._network cimport backward, forward, team_barrier
+from fastmlp._network cimport (backward, backward_layer, forward, forward_columns, share,
+                               team_barrier)
 from fastmlp._sparse cimport csr_rows_matmul, csr_rows_transpose_matmul, index_t
 from fastmlp._optimizers cimport adam_step, sgd_step
 
@@ -131,11 +132,27 @@ cdef void _sparse_first_layer(
     # Z = X_b @ W_0 : (part x n_out) = (part x n_features, sparse) (n_features x n_out)
     csr_rows_matmul(X_indptr, X_indices, X_data, order, lo, hi, coefs[0], sizes[1], acts[0])
     if n_layers == 1:
-        bias_activation(acts[0] + lo * sizes[1], intercepts[0], hi - lo, sizes[1],
-                        h.out_activation, NULL, lo)
+        bias_activation(acts[0] + lo * sizes[1], intercepts[0], hi - lo, sizes[1], sizes[1],
+                        h.out_activation, NULL, lo, 0)
     else:
-        bias_activation(acts[0] + lo * sizes[1], intercepts[0], hi - lo, sizes[1],
-                        h.hidden_activation, dropout, lo)
+        bias_activation(acts[0] + lo * sizes[1], intercepts[0], hi - lo, sizes[1], sizes[1],
+                        h.hidden_activation, dropout, lo, 0)
+
+
+cdef double _update(const Hyper* h, const Step* s, floating* params, const floating* grads,
+                    floating* moment_1, floating* moment_2, Py_ssize_t first,
+                    Py_ssize_t count, bint weights) noexcept nogil:
+    """The optimizer step on params[first:first + count] (weights, with the L2 term,
+    or biases); returns sum(w^2) of those weights before the step."""
+    if count <= 0:
+        return 0
+    if h.solver == ADAM:
+        return adam_step(params + first, grads + first, moment_1 + first, moment_2 + first,
+                         count if weights else 0, count, <floating> s.l2, <floating> s.step,
+                         <floating> h.beta_1, <floating> h.beta_2, <floating> h.epsilon)
+    return sgd_step(params + first, grads + first, moment_1 + first, count if weights else 0,
+                    count, <floating> s.l2, <floating> h.learning_rate,
+                    <floating> h.momentum, h.nesterov)
 
 
 cdef void _train_step_part(
@@ -151,16 +168,17 @@ cdef void _train_step_part(
     table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
     delta_a, delta_b. X_indptr is NULL for a dense X; otherwise X is the CSR
     matrix (X_indptr, X_indices, X_data) and the first layer reads its rows in
-    place. The part gathers, runs forward and computes the loss and output delta
-    for its rows; after a barrier, the backward pass is shared (see
-    _network.backward); after another, the parameters are split among the threads
-    for the update, which first adds the other threads' bias-gradient shares. The
-    update is skipped, by every thread alike, when the minibatch loss is not
+    place. The part gathers its rows; the hidden layers are split by units (see
+    _network), the output layer, the loss and the output delta by rows again.
+    After the loss's barrier the backward pass goes down the layers, and each part
+    updates its rows of W_i as soon as their gradient is computed (still in this
+    core's cache; no other part reads them any more in this step), and its share
+    of each layer's biases, so no separate pass over all parameters follows.
+    The update is skipped, by every thread alike, when the minibatch loss is not
     finite. partials: [team size, loss share per part..., sum of squares per part...]
     """
     cdef Py_ssize_t rows = s.rows
-    cdef Py_ssize_t lo = rows * part // n_parts, hi = rows * (part + 1) // n_parts
-    cdef Py_ssize_t r, i, p, n_in = sizes[0], n_out = sizes[n_layers]
+    cdef Py_ssize_t lo, hi, j0, j1, r, i, p, first_layer, n_in = sizes[0], n_out = sizes[n_layers]
     cdef const floating** coefs = <const floating**> table
     cdef const floating** intercepts = <const floating**> (table + n_layers)
     cdef floating** acts = table + 2 * n_layers
@@ -168,10 +186,14 @@ cdef void _train_step_part(
     cdef floating* xb = table[4 * n_layers]
     cdef floating* yb = table[4 * n_layers + 1]
     cdef floating* wb = table[4 * n_layers + 2]
-    cdef floating** my_bias_grads = bias_shares + part * n_layers
-    cdef floating* share
-    cdef floating* first_delta
-    cdef double total_loss = 0
+    cdef floating* delta_a = table[4 * n_layers + 3]
+    cdef floating* delta_b = table[4 * n_layers + 4]
+    cdef floating** bias_grads = bias_shares   # thread 0's shares are the flat gradient's
+    cdef floating* share_p
+    cdef floating* delta
+    cdef floating* delta_prev
+    cdef double total_loss = 0, sumsq = 0
+    share(rows, part, n_parts, &lo, &hi)
     if part == 0:
         partials[0] = n_parts   # the team OpenMP gave us may be smaller than asked
     if n_parts > 1:
@@ -183,50 +205,64 @@ cdef void _train_step_part(
         memcpy(yb + r * n_out, Y + s.order[r] * n_out, n_out * sizeof(floating))
         if sample_weight != NULL:
             wb[r] = sample_weight[s.order[r]]
-    if X_indptr == NULL:
-        forward(lo, hi, 0, n_layers, sizes, coefs, intercepts, xb, acts,
-                h.hidden_activation, h.out_activation, dropout)
-    else:
+    first_layer = 0
+    if X_indptr != NULL:   # the sparse first layer, by rows, read in place
         _sparse_first_layer(lo, hi, s.order, X_indptr, X_indices, X_data, n_layers, sizes,
                             coefs, intercepts, acts, h, dropout)
-        forward(lo, hi, 1, n_layers, sizes, coefs, intercepts, xb, acts,
-                h.hidden_activation, h.out_activation, dropout)
+        first_layer = 1
+    for i in range(first_layer, n_layers - 1):
+        team_barrier()   # hidden layer i reads every row and column of its input
+        forward_columns(part, n_parts, rows, i, sizes, coefs, intercepts,
+                        xb if i == 0 else acts[i - 1], acts[i], h.hidden_activation,
+                        NULL if dropout == NULL else dropout + i)
+    if first_layer < n_layers - 1:
+        team_barrier()   # the output layer reads every column of the last hidden one
+    forward(lo, hi, max(first_layer, n_layers - 1), n_layers, sizes, coefs, intercepts, xb,
+            acts, h.hidden_activation, h.out_activation, dropout)
     partials[1 + part] = loss_delta(acts[n_layers - 1] + lo * n_out, yb + lo * n_out,
                                     NULL if sample_weight == NULL else wb + lo,
-                                    my_bias_grads[n_layers - 1], hi - lo, n_out, h.loss,
-                                    s.scale)
-    team_barrier()   # the weight gradients need every row's activations and delta
-    first_delta = backward(part, n_parts, rows, 0 if X_indptr == NULL else 1, n_layers, sizes,
-                           coefs, xb, acts, coef_grads, my_bias_grads,
-                           table[4 * n_layers + 3], table[4 * n_layers + 4],
-                           h.hidden_activation, dropout)
-    if X_indptr != NULL:
-        # dW_0[:, c0:c1] = X_b^T @ delta_0[:, c0:c1], read from the CSR rows
-        csr_rows_transpose_matmul(X_indptr, X_indices, X_data, s.order, rows, first_delta,
-                                  n_in, sizes[1], sizes[1] * part // n_parts,
-                                  sizes[1] * (part + 1) // n_parts, coef_grads[0])
-    team_barrier()   # the update needs every gradient
+                                    bias_shares[part * n_layers + n_layers - 1], hi - lo,
+                                    n_out, h.loss, s.scale)
+    team_barrier()   # the weight gradients need every row's delta; the update, the loss
     for p in range(n_parts):
         total_loss += partials[1 + p]
     if not isfinite(total_loss):
         return
-    # This thread's slice [lo, hi) of the flat parameters, whole SIMD blocks.
-    lo = (n_params * part // n_parts) & ~15
-    hi = n_params if part == n_parts - 1 else (n_params * (part + 1) // n_parts) & ~15
-    for p in range(1, n_parts):   # the other threads' bias gradients, summed into grads
-        share = bias_shares[p * n_layers]     # holds biases n_weights.. of the flat layout
-        for i in range(max(lo, n_weights), hi):
-            grads[i] += share[i - n_weights]
-    if h.solver == ADAM:
-        partials[1 + n_parts + part] = adam_step(
-            params + lo, grads + lo, moment_1 + lo, moment_2 + lo,
-            max(0, min(n_weights, hi) - lo), hi - lo, <floating> s.l2, <floating> s.step,
-            <floating> h.beta_1, <floating> h.beta_2, <floating> h.epsilon)
-    else:
-        partials[1 + n_parts + part] = sgd_step(
-            params + lo, grads + lo, moment_1 + lo, max(0, min(n_weights, hi) - lo),
-            hi - lo, <floating> s.l2, <floating> h.learning_rate, <floating> h.momentum,
-            h.nesterov)
+    # The output biases: this part's units, the other parts' row shares summed in.
+    share(n_out, part, n_parts, &j0, &j1)
+    for p in range(1, n_parts):
+        share_p = bias_shares[p * n_layers + n_layers - 1]
+        for i in range(j0, j1):
+            bias_grads[n_layers - 1][i] += share_p[i]
+    _update(h, s, params, grads, moment_1, moment_2, (intercepts[n_layers - 1] - params) + j0,
+            j1 - j0, False)
+    delta = acts[n_layers - 1]
+    for i in range(n_layers - 1, -1 if X_indptr == NULL else 0, -1):
+        delta_prev = NULL if i == 0 else (delta_a if delta != delta_a else delta_b)
+        backward_layer(part, n_parts, rows, i, True, sizes, coefs,
+                       xb if i == 0 else acts[i - 1], delta, delta_prev, coef_grads[i],
+                       NULL if i == 0 else bias_grads[i - 1], h.hidden_activation,
+                       NULL if dropout == NULL or i == 0 else dropout + i - 1)
+        # This part's rows of W_i (dW_i's rows just computed), then its share of b_{i-1}.
+        share(sizes[i], part, n_parts, &j0, &j1)
+        sumsq += _update(h, s, params, grads, moment_1, moment_2,
+                         (coefs[i] - params) + j0 * sizes[i + 1], (j1 - j0) * sizes[i + 1],
+                         True)
+        if i > 0:
+            _update(h, s, params, grads, moment_1, moment_2, (intercepts[i - 1] - params) + j0,
+                    j1 - j0, False)
+            team_barrier()   # layer i - 1 reads every column of delta_prev
+            delta = delta_prev
+    if X_indptr != NULL:
+        # dW_0[:, c0:c1] = X_b^T @ delta_0[:, c0:c1], read from the CSR rows
+        share(sizes[1], part, n_parts, &j0, &j1)
+        csr_rows_transpose_matmul(X_indptr, X_indices, X_data, s.order, rows, delta,
+                                  n_in, sizes[1], j0, j1, coef_grads[0])
+        team_barrier()   # this part's rows of dW_0 have every part's columns
+        share(n_in, part, n_parts, &j0, &j1)
+        sumsq += _update(h, s, params, grads, moment_1, moment_2, j0 * sizes[1],
+                         (j1 - j0) * sizes[1], True)
+    partials[1 + n_parts + part] = sumsq
 
 
 def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_params,)
