@@ -56,8 +56,8 @@ cdef void _row_forward(const floating* x, Py_ssize_t n_layers, const Py_ssize_t*
     for i in range(n_layers):
         # z = a_in @ W_i : (1 x sizes[i + 1]) = (1 x sizes[i]) (sizes[i] x sizes[i + 1]), no BLAS
         _affine(a_in, <const floating*> weights[i], sizes[i], sizes[i + 1], acts[i])
-        bias_activation(acts[i], <const floating*> biases[i], 1, sizes[i + 1],
-                        hidden_activation if i < n_layers - 1 else out_activation, NULL, 0)
+        bias_activation(acts[i], <const floating*> biases[i], 1, sizes[i + 1], sizes[i + 1],
+                        hidden_activation if i < n_layers - 1 else out_activation, NULL, 0, 0)
         a_in = acts[i]
 
 
