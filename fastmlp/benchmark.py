@@ -164,8 +164,14 @@ def available_contenders(include_reference=True, only=None):
 
 # --- measurements -------------------------------------------------------------------
 
+# Pause before each timed epoch: the previous contender's idle thread pools (OpenBLAS,
+# OpenMP, PyTorch's) spin for up to ~0.1 s and would take a core from the next one.
+SETTLE_SECONDS = 0.5
+
+
 def time_epochs(X, y, config, contenders, rounds, n_classes):
-    """Interleaved epoch times: {contender: [seconds per round]}."""
+    """Interleaved epoch times: {contender: [seconds per round]}, each epoch started
+    on quiet cores (SETTLE_SECONDS after the previous one)."""
     X = np.ascontiguousarray(X, dtype=config.dtype)
     names = list(contenders)
     for name in names:   # warm-up: thread pools, page faults, lazy imports
@@ -174,6 +180,7 @@ def time_epochs(X, y, config, contenders, rounds, n_classes):
     times = {name: [] for name in names}
     for round_ in range(rounds):
         for name in (names if round_ % 2 == 0 else names[::-1]):
+            time.sleep(SETTLE_SECONDS)
             times[name].append(contenders[name](X, y, config, n_classes))
     return times
 
