@@ -43,3 +43,18 @@ def test_fastmlp_bench_rejects_a_bad_config_in_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
     assert done.returncode != 0
     assert "Traceback" not in done.stderr and "--config" in done.stderr
+
+
+def test_floor_script_reports_the_bound_adam_and_the_floor(tmp_path):
+    out = tmp_path / "floor.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "floor.py"),
+                           "--samples", "600", "--config", "16,8/64/float32", "--rounds", "1",
+                           "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    seconds = json.loads(out.read_text())
+    assert seconds["gemm-only bound"] > 0 and seconds["adam pass, 1 thread"] > 0
+    assert seconds["fastmlp"] > 0
+    assert seconds["floor (bound + adam/2)"] == (seconds["gemm-only bound"]
+                                                 + seconds["adam pass, 1 thread"] / 2)
+    assert "floor (bound + adam/2)" in done.stdout
