@@ -454,7 +454,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
         """The network's output for X, in the fitted dtype."""
         row_predictor = self.__dict__.get("_row_predictor")
         if row_predictor is not None:
-            # one clean row: a prepared plan, no re-validation (see _inference.pyx)
+            # a clean batch of 1-16 rows: a prepared plan, no re-validation (see _inference.pyx)
             out = row_predictor.predict(self, X)
             if out is not None:
                 return out
