@@ -680,12 +680,14 @@ def epoch_config(solver, nesterov, hidden, output, alpha=1e-2, dropout=None):
 @pytest.mark.parametrize("solver, nesterov", SOLVERS)
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("hidden", ["relu", "tanh", "elu"])
-@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("n_threads, sizes", [(1, [5, 7, 3, 4]), (2, [5, 7, 3, 4]),
+                                              (3, [5, 7, 3, 4]), (3, [4, 1, 2, 3])])
 def test_train_epoch_matches_reference_engine(dtype, solver, nesterov, output, hidden,
-                                              n_threads):
-    # n_threads > 1 splits each minibatch into shares of rows, one per thread
+                                              n_threads, sizes):
+    # n_threads > 1 splits each layer's units (and the output layer's rows) among the
+    # team; [4, 1, 2, 3] on 3 threads leaves threads with no unit of a layer
     rng = rng_for("epoch", dtype, solver, nesterov, output, hidden)
-    sizes, n_samples, batch_size = [5, 7, 3, 4], 37, 10     # last minibatch: 7 rows
+    n_samples, batch_size = 37, 10     # last minibatch: 7 rows
     layout = ParameterLayout(sizes)
     X, Y = random_data(rng, n_samples, sizes, output, dtype)
     config = epoch_config(solver, nesterov, hidden, output)

@@ -431,3 +431,30 @@ def test_twins_reject_corrupt_csr_structure(corrupt, match):
     corrupt(a["X"])
     with pytest.raises(ValueError, match=match):
         call_forward(a)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("hidden", [(7, 3), (2,)])
+def test_fit_on_csr_equals_fit_on_the_dense_array(n_threads, hidden):
+    # the sparse first layer, on every team size (threads with no unit of a layer too)
+    import warnings
+
+    import scipy.sparse
+
+    from fastmlp import MLPClassifier
+    from fastmlp.exceptions import ConvergenceWarning
+    rng = np.random.default_rng(7)
+    dense = rng.normal(size=(60, 9)) * (rng.random((60, 9)) < 0.3)
+    y = rng.integers(0, 3, 60)
+    models = {}
+    for name, X in (("dense", dense), ("csr", scipy.sparse.csr_matrix(dense))):
+        model = MLPClassifier(hidden, max_iter=4, batch_size=16, random_state=0,
+                              n_threads=n_threads)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            models[name] = model.fit(X, y)
+    for a, b in zip(models["csr"].coefs_ + models["csr"].intercepts_,
+                    models["dense"].coefs_ + models["dense"].intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(models["csr"].loss_curve_, models["dense"].loss_curve_,
+                               rtol=1e-10)
