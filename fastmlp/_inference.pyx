@@ -2,16 +2,16 @@
 
 predict(x) for one row is dominated by overhead, not arithmetic: validating,
 converting the weights, acquiring buffers, BLAS calls per layer. A RowPlan does
-that work once, when a model is fitted or loaded, and keeps:
+that work once, at the first small predict after a fit or load, and keeps:
   - references to the model's coefs_/intercepts_ arrays (C-contiguous, one
     dtype) and raw pointers into them;
   - the activation codes and layer sizes.
 The layers run row by row on the calling thread, without BLAS (see
-_row_forward.h): up to SMALL_BATCH rows that beats a BLAS gemm, whose packing of
-W alone costs ~40-120 us. A team of two threads splitting each layer's columns was measured: in plain C
-5.8 instead of 9 us per call on an idle machine, but in fastmlp 37-45 instead
-of 8 us as soon as the other core was busy (the team waits for a descheduled
-thread), so one thread it is.
+_row_forward.h): up to SMALL_BATCH rows that beats a BLAS gemm, whose packing
+of W alone costs ~40-120 us. A team of two threads splitting each layer's
+columns was measured: in plain C 5.8 instead of 9 us per call on an idle
+machine, but in fastmlp 37-45 instead of 8 us as soon as the other core was
+busy (the team waits for a descheduled thread), so one thread it is.
 A plan is immutable; `predict` checks that the model still holds the very
 arrays and settings it was built from, else it declines (returns None) and the
 caller takes the general path. Scratch is allocated per call, so several
@@ -173,7 +173,7 @@ cdef class RowPlan:
         return out if ok else None
 
     def predict(self, model, X):
-        """The network's output for a clean X of at most SMALL_BATCH (8) rows, or None.
+        """The network's output for a clean X of at most SMALL_BATCH (16) rows, or None.
 
         None when the plan no longer matches `model`, or X is anything but a
         finite, C-contiguous (n_rows x n_features) ndarray of the plan's dtype: the
