@@ -9,6 +9,8 @@ import numpy as np
 
 from fastmlp import _threads, _training, reference
 from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES, SOLVER_CODES
+from fastmlp._layout import staggered_empty
+from fastmlp._state import GRADS_SLOT
 
 _NO_WEIGHTS = {np.dtype(np.float32): np.empty(0, np.float32),
                np.dtype(np.float64): np.empty(0, np.float64)}
@@ -35,7 +37,7 @@ class CythonEngine:
         self.batch_size = batch_size
         self.n_threads = self.team_size(layout, batch_size) if n_threads is None else n_threads
         # Allocated once per fit and reused by every epoch.
-        self.grads = np.empty(layout.n_params, dtype=dtype)
+        self.grads = staggered_empty(layout.n_params, dtype, GRADS_SLOT)
         self.workspace = np.empty(_training.workspace_length(
             layout.sizes, batch_size, self.n_threads, dense_input), dtype=dtype)
 

@@ -72,6 +72,27 @@ def aligned_copy(array):
     return copy
 
 
+PAGE = 4096
+# Bytes between the page offsets of arrays that one loop streams together.
+STAGGER = 1024 + CACHE_LINE
+
+
+def staggered_empty(n, dtype, slot):
+    """An uninitialised (n,) array whose data starts slot * STAGGER bytes (mod 4 KiB)
+    past a page boundary.
+
+    The optimizer loop reads and writes params, grads and both moments at the same
+    index. Arrays at the same offset within a page make the CPU's store-to-load
+    check see false dependencies (4K aliasing): Adam measured 0.46 ns per parameter
+    with numpy's placement (offsets 48 bytes apart) and 0.30 ns staggered.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    offset = (slot * STAGGER) % PAGE
+    buffer = np.empty(n * itemsize + PAGE + offset, dtype=np.uint8)
+    start = -buffer.ctypes.data % PAGE + offset
+    return buffer[start:start + n * itemsize].view(dtype)
+
+
 def glorot_uniform(layout, activation, rng, dtype):
     """Glorot-uniform initial parameters, drawn exactly as scikit-learn's MLP draws them.
 

@@ -815,3 +815,23 @@ def test_dropout_masks_are_the_same_in_cython_and_numpy():
     assert 0.2 < 1 - mask.mean() < 0.4        # about `rate` of the units dropped
     assert _dropout.step_key_twin(7, 3) == reference.step_key(7, 3)
     assert reference.step_key(7, 3) != reference.step_key(7, 4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_optimizer_arrays_sit_at_different_page_offsets(dtype):
+    # params, grads and both moments are streamed by one loop: no two may share an
+    # offset within a 4 KiB page (4K aliasing), and each must still be a plain array
+    from fastmlp._layout import staggered_empty
+    for slot in range(4):
+        array = staggered_empty(1001, dtype, slot)
+        assert array.shape == (1001,) and array.dtype == dtype and array.flags.c_contiguous
+        assert array.ctypes.data % 4096 == (slot * (1024 + 64)) % 4096
+    layout = ParameterLayout([7, 5, 3])
+    params = np.arange(layout.n_params, dtype=dtype)
+    state = TrainingState(params)
+    engine = CythonEngine(layout, 4, dtype)
+    arrays = [state.params, engine.grads, state.moment_1, state.moment_2]
+    assert len({a.ctypes.data % 4096 for a in arrays}) == 4
+    np.testing.assert_array_equal(state.params, params)
+    assert not np.shares_memory(state.params, params)
+    assert not state.moment_1.any() and not state.moment_2.any()
