@@ -17,14 +17,17 @@ import time
 import numpy as np
 
 from fastmlp import benchmark
+from fastmlp._layout import staggered_empty
 from fastmlp._optimizers import adam_step_twin
 
 
 def adam_epoch(n_params, n_steps, dtype):
-    """Seconds of n_steps single-threaded Adam passes over n_params parameters."""
+    """Seconds of n_steps single-threaded Adam passes over n_params parameters, the
+    arrays placed as the engine places them (staggered page offsets)."""
     rng = np.random.RandomState(0)
-    params, grads = (rng.rand(n_params).astype(dtype) for _ in range(2))
-    m, v = np.zeros(n_params, dtype), np.zeros(n_params, dtype)
+    params, grads, m, v = (staggered_empty(n_params, dtype, slot) for slot in range(4))
+    params[:], grads[:] = rng.rand(n_params), rng.rand(n_params)
+    m[:], v[:] = 0, 0
     start = time.perf_counter()
     for _ in range(n_steps):
         adam_step_twin(params, grads, m, v, n_params, 1e-4, 1e-3, 0.9, 0.999, 1e-8)
