@@ -28,10 +28,10 @@ from fastmlp._activations cimport bias_activation
 cdef extern from "_row_forward.h" nogil:
     void row_affine_float "fastmlp_row_affine_float"(
         const float* x, const float* W, Py_ssize_t n_in, Py_ssize_t n_out,
-        float* z)
+        float* z, Py_ssize_t* nonzero)
     void row_affine_double "fastmlp_row_affine_double"(
         const double* x, const double* W, Py_ssize_t n_in, Py_ssize_t n_out,
-        double* z)
+        double* z, Py_ssize_t* nonzero)
 
 # Batches of up to this many rows take the row-by-row path. Measured per
 # predict_proba call on 784-256-128-10 (n_threads=1, the other core busy):
@@ -40,22 +40,27 @@ cdef Py_ssize_t SMALL_BATCH = 16
 
 
 cdef inline void _affine(const floating* x, const floating* W, Py_ssize_t n_in,
-                         Py_ssize_t n_out, floating* z) noexcept nogil:
+                         Py_ssize_t n_out, floating* z, Py_ssize_t* nonzero) noexcept nogil:
     if floating is float:
-        row_affine_float(x, W, n_in, n_out, z)
+        row_affine_float(x, W, n_in, n_out, z, nonzero)
     else:
-        row_affine_double(x, W, n_in, n_out, z)
+        row_affine_double(x, W, n_in, n_out, z, nonzero)
 
 
 cdef void _row_forward(const floating* x, Py_ssize_t n_layers, const Py_ssize_t* sizes,
                        void** weights, void** biases, floating** acts,
-                       int hidden_activation, int out_activation) noexcept nogil:
-    """acts[i] = act(A_i @ W_i + b_i) for one row, layer after layer; A_0 = x."""
+                       int hidden_activation, int out_activation,
+                       Py_ssize_t* nonzero) noexcept nogil:
+    """acts[i] = act(A_i @ W_i + b_i) for one row, layer after layer; A_0 = x.
+
+    nonzero: scratch for the widest layer input's indices.
+    """
     cdef Py_ssize_t i
     cdef const floating* a_in = x
     for i in range(n_layers):
         # z = a_in @ W_i : (1 x sizes[i + 1]) = (1 x sizes[i]) (sizes[i] x sizes[i + 1]), no BLAS
-        _affine(a_in, <const floating*> weights[i], sizes[i], sizes[i + 1], acts[i])
+        _affine(a_in, <const floating*> weights[i], sizes[i], sizes[i + 1], acts[i],
+                nonzero)
         bias_activation(acts[i], <const floating*> biases[i], 1, sizes[i + 1], sizes[i + 1],
                         hidden_activation if i < n_layers - 1 else out_activation, NULL, 0, 0)
         a_in = acts[i]
@@ -87,7 +92,7 @@ cdef class RowPlan:
     cdef object dtype
     cdef bint is_float
     cdef int hidden_code, out_code
-    cdef Py_ssize_t n_layers, hidden_total
+    cdef Py_ssize_t n_layers, hidden_total, widest_input
     cdef Py_ssize_t* sizes
     cdef void** weights
     cdef void** biases
@@ -120,6 +125,7 @@ cdef class RowPlan:
             raise MemoryError()
         self.sizes[0] = coefs[0].shape[0]
         self.hidden_total = 0
+        self.widest_input = 0
         for i in range(n_layers):
             w, b = coefs[i], intercepts[i]
             if (w.dtype != self.dtype or b.dtype != self.dtype or w.ndim != 2 or b.ndim != 1
@@ -134,6 +140,7 @@ cdef class RowPlan:
                 wd, bd = w, b
                 self.weights[i], self.biases[i] = <void*> &wd[0, 0], <void*> &bd[0]
             self.sizes[i + 1] = w.shape[1]
+            self.widest_input = max(self.widest_input, w.shape[0])
             if i < n_layers - 1:
                 self.hidden_total += w.shape[1]
 
@@ -232,8 +239,9 @@ cdef bint _run_plan(RowPlan plan, const floating[:, ::1] X, floating[:, ::1] out
     cdef Py_ssize_t n_rows = X.shape[0], n_features = X.shape[1]
     cdef floating** acts = <floating**> malloc(plan.n_layers * sizeof(floating*))
     cdef floating* scratch = <floating*> malloc(max(plan.hidden_total, 1) * sizeof(floating))
+    cdef Py_ssize_t* nonzero = <Py_ssize_t*> malloc(plan.widest_input * sizeof(Py_ssize_t))
     try:
-        if acts == NULL or scratch == NULL:
+        if acts == NULL or scratch == NULL or nonzero == NULL:
             raise MemoryError()
         acts[0] = scratch
         for i in range(1, plan.n_layers):
@@ -244,8 +252,9 @@ cdef bint _run_plan(RowPlan plan, const floating[:, ::1] X, floating[:, ::1] out
                 for r in range(n_rows):
                     acts[plan.n_layers - 1] = &out[r, 0]   # the last layer writes in place
                     _row_forward(&X[r, 0], plan.n_layers, plan.sizes, plan.weights,
-                                 plan.biases, acts, plan.hidden_code, plan.out_code)
+                                 plan.biases, acts, plan.hidden_code, plan.out_code, nonzero)
         return finite
     finally:
         free(acts)
         free(scratch)
+        free(nonzero)

@@ -5,14 +5,19 @@
  * block of JB accumulators that stay in vector registers, and skips the rows
  * of W whose input is exactly zero (images have many zero pixels; ReLU layers
  * output many zeros). Skipping adds nothing a finite W would have changed.
- * (Gathering the nonzero indices first, to avoid the branch, measured no faster,
- * and gcc -O3's unroll-and-jam then turned the block loop into scalar code.)
+ * The nonzero inputs are gathered once per layer: cycling through 1,000 Fashion-
+ * MNIST rows, 5.7 us per 784-256-128-10 row against 8.1 us branching on x[k] in
+ * every block (mispredicted at each new row's pattern of zeros).
  * target_clones: built for AVX-512, AVX2 and the baseline, picked at load time. */
 #ifndef FASTMLP_ROW_FORWARD_H
 #define FASTMLP_ROW_FORWARD_H
 #include <Python.h>
 
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+/* gcc -O3's unroll-and-jam turns the block loop over gathered indices into scalar code */
+#define FASTMLP_ROW_DISPATCH __attribute__((target_clones("avx512f", "avx2", "default"), \
+                                            optimize("no-loop-unroll-and-jam")))
+#elif defined(__x86_64__) && defined(__linux__) && defined(__clang__)
 #define FASTMLP_ROW_DISPATCH __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FASTMLP_ROW_DISPATCH
@@ -20,11 +25,11 @@
 
 #define FASTMLP_ROW_BLOCK 64
 
-/* acc[0:WIDTH] += x[k] * W[k, j0:j0 + WIDTH] over the k with x[k] != 0 */
+/* acc[0:WIDTH] += x[k] * W[k, j0:j0 + WIDTH] over the gathered k with x[k] != 0 */
 #define FASTMLP_ROW_BLOCK_LOOP(T, WIDTH)                                                 \
-    for (Py_ssize_t k = 0; k < n_in; k++) {                                              \
+    for (Py_ssize_t n = 0; n < n_nonzero; n++) {                                         \
+        const Py_ssize_t k = nonzero[n];                                                 \
         const T xk = x[k];                                                               \
-        if (xk == 0) continue;                                                           \
         const T *w = W + k * n_out + j0;                                                 \
         _Pragma("omp simd")                                                              \
         for (Py_ssize_t j = 0; j < WIDTH; j++) acc[j] += xk * w[j];                      \
@@ -33,7 +38,14 @@
 #define FASTMLP_ROW_AFFINE(NAME, T)                                                      \
 FASTMLP_ROW_DISPATCH static void NAME(const T *restrict x, const T *restrict W,          \
                                       Py_ssize_t n_in, Py_ssize_t n_out,                 \
-                                      T *restrict z) {                                   \
+                                      T *restrict z, Py_ssize_t *restrict nonzero) {     \
+    /* nonzero: scratch for n_in indices, the rows of W that count, gathered once:   */ \
+    /* branching on x inside each block costs ~30% on rows of real images            */ \
+    Py_ssize_t n_nonzero = 0;                                                            \
+    for (Py_ssize_t k = 0; k < n_in; k++) {                                              \
+        nonzero[n_nonzero] = k;                                                          \
+        n_nonzero += x[k] != 0;                                                          \
+    }                                                                                    \
     Py_ssize_t j0 = 0;                                                                   \
     while (j0 < n_out) {                                                                 \
         Py_ssize_t width = n_out - j0 < FASTMLP_ROW_BLOCK ? n_out - j0 : FASTMLP_ROW_BLOCK; \
