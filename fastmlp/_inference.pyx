@@ -167,7 +167,9 @@ cdef class RowPlan:
                 and "feature_names_in_" not in state)
 
     cdef object _predict(self, X):
-        """The output for X if it is a clean small batch (see predict), else None."""
+        """The output for X if it is a finite, C-contiguous (1-SMALL_BATCH x n_features)
+        ndarray of the plan's dtype, else None (the caller takes the general path, which
+        validates and explains)."""
         if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype != self.dtype
                 or not 0 < X.shape[0] <= SMALL_BATCH or X.shape[1] != self.sizes[0]
                 or not X.flags.c_contiguous):
@@ -178,17 +180,6 @@ cdef class RowPlan:
         else:
             ok = _run_plan[double](self, X, out)
         return out if ok else None
-
-    def predict(self, model, X):
-        """The network's output for a clean X of at most SMALL_BATCH (16) rows, or None.
-
-        None when the plan no longer matches `model`, or X is anything but a
-        finite, C-contiguous (n_rows x n_features) ndarray of the plan's dtype: the
-        caller then takes the general path, which validates and explains.
-        """
-        if not self._current(model):
-            return None
-        return self._predict(X)
 
 
 cdef class RowPredictor:

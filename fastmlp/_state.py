@@ -18,7 +18,7 @@ class TrainingState:
     """
 
     def __init__(self, params):
-        self.params = self._zeros(params, PARAMS_SLOT)
+        self.params = staggered_empty(params.shape[0], params.dtype, PARAMS_SLOT)
         self.params[...] = params
         self.moment_1 = self._zeros(params, MOMENT_1_SLOT)   # Adam's m, or SGD's velocity
         self.moment_2 = self._zeros(params, MOMENT_2_SLOT)   # Adam's v (unused by SGD)
