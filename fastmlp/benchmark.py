@@ -335,6 +335,10 @@ def format_report(result):
             speedup = "" if contender == "fastmlp" else f"{s['fastmlp_speedup']:.2f}x"
             lines.append(f"  {contender:<26}{s['seconds']:>9.3f}{s['ratio_to_bound']:>9.2f}"
                          f"{speedup:>18}")
+    if result["configs"]:
+        lines.append("\n(x bound: median per-round ratio to the gemm-only bound. A peer's is "
+                     "also about\n the most fastmlp could gain over it while training at the "
+                     "bound.)")
     if "predict_latency" in result:
         lines.append("\npredict_proba latency, median per call (784-256-128-10)")
         for name, values in result["predict_latency"].items():
