@@ -68,9 +68,11 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         Each called as ``f(model, metrics)`` after every epoch; returning True stops
         training (see :mod:`fastmlp.callbacks`).
     n_threads : int or None, default=None
-        Bound on the threads fastmlp and its BLAS use; None: all cores. The
-        threads meet at a barrier per layer of each minibatch, so while other work
-        keeps a core busy, 1 trains faster.
+        Bound on the threads fastmlp and its BLAS use. None: all cores, except
+        while other work keeps a core busy: the threads meet at a barrier per layer
+        of each minibatch, and fit then hands the minibatch to one thread, which
+        computes the same result (checked by timing a few minibatches each way
+        about once a second).
     engine : {'cython', 'numpy'}, default='cython'
         'numpy' runs the readable NumPy reference of the same algorithm.
 

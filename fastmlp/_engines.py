@@ -38,6 +38,8 @@ class CythonEngine:
         self.n_threads = self.team_size(layout, batch_size) if n_threads is None else n_threads
         # Allocated once per fit and reused by every epoch.
         self.grads = staggered_empty(layout.n_params, dtype, GRADS_SLOT)
+        # the adaptive team's last choice and next probe time, kept across epochs
+        self.probe_memory = [True, -1.0]
         self.workspace = np.empty(_training.workspace_length(
             layout.sizes, batch_size, self.n_threads, dense_input), dtype=dtype)
 
@@ -66,6 +68,7 @@ class CythonEngine:
     def train_epoch(self, state, X, Y, sample_weight, order, config):
         """One epoch in place on `state`; returns (loss_sum, diverged)."""
         kernel_config = _KernelConfig(config, self.batch_size, self.n_threads)
+        kernel_config.probe_memory = self.probe_memory
         weights = _NO_WEIGHTS[Y.dtype] if sample_weight is None else sample_weight
         dense, indptr, indices, data = self._csr_arrays(X, Y.dtype)
         loss_sum, steps, state.adam_t, status = _training.train_epoch(
@@ -101,6 +104,12 @@ class _KernelConfig:
         for name in ("alpha", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2",
                      "epsilon", "dropout", "dropout_seed", "bound_blas"):
             setattr(self, name, getattr(config, name))
+        # threads set by the user: always the team; else the team, or one thread
+        # playing it while that measures faster (a busy core)
+        self.team_mode = getattr(config, "team_mode", None)
+        if self.team_mode is None:
+            self.team_mode = _training.TEAM_MODES["always" if config.bound_blas
+                                                  else "adaptive"]
 
 
 class NumpyEngine:

@@ -8,7 +8,7 @@ the GIL is taken only every CHECK_SIGNALS_SECONDS to let Ctrl-C through.
 from cython cimport floating
 from cython.parallel cimport parallel, threadid
 from cpython.exc cimport PyErr_CheckSignals
-from libc.math cimport isfinite, pow, sqrt
+from libc.math cimport fabs, isfinite, pow, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 from openmp cimport omp_get_num_threads
@@ -155,15 +155,21 @@ cdef double _update(const Hyper* h, const Step* s, floating* params, const float
                     <floating> h.momentum, h.nesterov)
 
 
-cdef void _train_step_part(
-        Py_ssize_t part, Py_ssize_t n_parts, const Step* s, const Hyper* h,
-        const floating* X, const index_t* X_indptr, const index_t* X_indices,
-        const floating* X_data, const floating* Y, const floating* sample_weight,
-        Py_ssize_t n_layers, const Py_ssize_t* sizes, floating** table,
-        floating** bias_shares, const Dropout* dropout, floating* params, floating* grads,
-        Py_ssize_t n_weights, Py_ssize_t n_params, floating* moment_1, floating* moment_2,
-        double* partials) noexcept nogil:
-    """This thread's part of one training step.
+cdef enum:
+    # What _train_step_part returns
+    SEGMENT_DONE = -1   # ran the segment asked for; later segments follow
+    STEP_SKIPPED = -2   # the minibatch loss is not finite: no update, no later segment
+
+
+cdef Py_ssize_t _train_step_part(
+        Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t segment, const Step* s,
+        const Hyper* h, const floating* X, const index_t* X_indptr,
+        const index_t* X_indices, const floating* X_data, const floating* Y,
+        const floating* sample_weight, Py_ssize_t n_layers, const Py_ssize_t* sizes,
+        floating** table, floating** bias_shares, const Dropout* dropout,
+        floating* params, floating* grads, Py_ssize_t n_weights, Py_ssize_t n_params,
+        floating* moment_1, floating* moment_2, double* partials) noexcept nogil:
+    """This part's share of one training step, or of one segment of it.
 
     table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
     delta_a, delta_b. X_indptr is NULL for a dense X; otherwise X is the CSR
@@ -174,11 +180,20 @@ cdef void _train_step_part(
     updates its rows of W_i as soon as their gradient is computed (still in this
     core's cache; no other part reads them any more in this step), and its share
     of each layer's biases, so no separate pass over all parameters follows.
-    The update is skipped, by every thread alike, when the minibatch loss is not
+    The update is skipped, by every part alike, when the minibatch loss is not
     finite. partials: [team size, loss share per part..., sum of squares per part...]
+
+    The barriers cut the step into segments 0, 1, ... With segment < 0 the part
+    runs them all, one thread per part meeting at the barriers (the team). With
+    segment = k it runs segment k alone and returns: one thread can then play the
+    whole team, segment by segment and part by part, computing exactly what the
+    team computes (the serial fallback of train_epoch). Returns SEGMENT_DONE after a
+    segment that is not the last, STEP_SKIPPED for a non-finite loss, and else the
+    number of the last segment.
     """
     cdef Py_ssize_t rows = s.rows
     cdef Py_ssize_t lo, hi, j0, j1, r, i, p, first_layer, n_in = sizes[0], n_out = sizes[n_layers]
+    cdef Py_ssize_t k = 0   # the segment the code below is in
     cdef const floating** coefs = <const floating**> table
     cdef const floating** intercepts = <const floating**> (table + n_layers)
     cdef floating** acts = table + 2 * n_layers
@@ -192,77 +207,157 @@ cdef void _train_step_part(
     cdef floating* share_p
     cdef floating* delta
     cdef floating* delta_prev
-    cdef double total_loss = 0, sumsq = 0
+    cdef double* sumsq = partials + 1 + n_parts + part   # accumulated across segments
+    cdef double total_loss = 0
     share(rows, part, n_parts, &lo, &hi)
-    if part == 0:
-        partials[0] = n_parts   # the team OpenMP gave us may be smaller than asked
-    if n_parts > 1:
-        blas_threads_local(1)   # the threads are ours: each one's gemms run alone
-    # Gather this part's rows into the contiguous minibatch buffers.
-    for r in range(lo, hi):
-        if X_indptr == NULL:
-            memcpy(xb + r * n_in, X + s.order[r] * n_in, n_in * sizeof(floating))
-        memcpy(yb + r * n_out, Y + s.order[r] * n_out, n_out * sizeof(floating))
-        if sample_weight != NULL:
-            wb[r] = sample_weight[s.order[r]]
-    first_layer = 0
-    if X_indptr != NULL:   # the sparse first layer, by rows, read in place
-        _sparse_first_layer(lo, hi, s.order, X_indptr, X_indices, X_data, n_layers, sizes,
-                            coefs, intercepts, acts, h, dropout)
-        first_layer = 1
+    first_layer = 0 if X_indptr == NULL else 1
+    if segment <= 0:
+        if part == 0:
+            partials[0] = n_parts   # the team OpenMP gave us may be smaller than asked
+        if n_parts > 1 and segment < 0:
+            blas_threads_local(1)   # the threads are ours: each one's gemms run alone
+        sumsq[0] = 0
+        # Gather this part's rows into the contiguous minibatch buffers.
+        for r in range(lo, hi):
+            if X_indptr == NULL:
+                memcpy(xb + r * n_in, X + s.order[r] * n_in, n_in * sizeof(floating))
+            memcpy(yb + r * n_out, Y + s.order[r] * n_out, n_out * sizeof(floating))
+            if sample_weight != NULL:
+                wb[r] = sample_weight[s.order[r]]
+        if X_indptr != NULL:   # the sparse first layer, by rows, read in place
+            _sparse_first_layer(lo, hi, s.order, X_indptr, X_indices, X_data, n_layers,
+                                sizes, coefs, intercepts, acts, h, dropout)
     for i in range(first_layer, n_layers - 1):
+        if segment == k:
+            return SEGMENT_DONE
+        k += 1
         team_barrier()   # hidden layer i reads every row and column of its input
-        forward_columns(part, n_parts, rows, i, sizes, coefs, intercepts,
-                        xb if i == 0 else acts[i - 1], acts[i], h.hidden_activation,
-                        NULL if dropout == NULL else dropout + i)
+        if segment < 0 or segment == k:
+            forward_columns(part, n_parts, rows, i, sizes, coefs, intercepts,
+                            xb if i == 0 else acts[i - 1], acts[i], h.hidden_activation,
+                            NULL if dropout == NULL else dropout + i)
     if first_layer < n_layers - 1:
+        if segment == k:
+            return SEGMENT_DONE
+        k += 1
         team_barrier()   # the output layer reads every column of the last hidden one
-    forward(lo, hi, max(first_layer, n_layers - 1), n_layers, sizes, coefs, intercepts, xb,
-            acts, h.hidden_activation, h.out_activation, dropout)
-    partials[1 + part] = loss_delta(acts[n_layers - 1] + lo * n_out, yb + lo * n_out,
-                                    NULL if sample_weight == NULL else wb + lo,
-                                    bias_shares[part * n_layers + n_layers - 1], hi - lo,
-                                    n_out, h.loss, s.scale)
+    if segment < 0 or segment == k:
+        forward(lo, hi, max(first_layer, n_layers - 1), n_layers, sizes, coefs, intercepts,
+                xb, acts, h.hidden_activation, h.out_activation, dropout)
+        partials[1 + part] = loss_delta(acts[n_layers - 1] + lo * n_out, yb + lo * n_out,
+                                        NULL if sample_weight == NULL else wb + lo,
+                                        bias_shares[part * n_layers + n_layers - 1], hi - lo,
+                                        n_out, h.loss, s.scale)
+    if segment == k:
+        return SEGMENT_DONE
+    k += 1
     team_barrier()   # the weight gradients need every row's delta; the update, the loss
     for p in range(n_parts):
         total_loss += partials[1 + p]
     if not isfinite(total_loss):
-        return
-    # The output biases: this part's units, the other parts' row shares summed in.
-    share(n_out, part, n_parts, &j0, &j1)
-    for p in range(1, n_parts):
-        share_p = bias_shares[p * n_layers + n_layers - 1]
-        for i in range(j0, j1):
-            bias_grads[n_layers - 1][i] += share_p[i]
-    _update(h, s, params, grads, moment_1, moment_2, (intercepts[n_layers - 1] - params) + j0,
-            j1 - j0, False)
+        return STEP_SKIPPED
     delta = acts[n_layers - 1]
+    if segment < 0 or segment == k:
+        # The output biases: this part's units, the other parts' row shares summed in.
+        share(n_out, part, n_parts, &j0, &j1)
+        for p in range(1, n_parts):
+            share_p = bias_shares[p * n_layers + n_layers - 1]
+            for i in range(j0, j1):
+                bias_grads[n_layers - 1][i] += share_p[i]
+        _update(h, s, params, grads, moment_1, moment_2,
+                (intercepts[n_layers - 1] - params) + j0, j1 - j0, False)
     for i in range(n_layers - 1, -1 if X_indptr == NULL else 0, -1):
         delta_prev = NULL if i == 0 else (delta_a if delta != delta_a else delta_b)
-        backward_layer(part, n_parts, rows, i, True, sizes, coefs,
-                       xb if i == 0 else acts[i - 1], delta, delta_prev, coef_grads[i],
-                       NULL if i == 0 else bias_grads[i - 1], h.hidden_activation,
-                       NULL if dropout == NULL or i == 0 else dropout + i - 1)
-        # This part's rows of W_i (dW_i's rows just computed), then its share of b_{i-1}.
-        share(sizes[i], part, n_parts, &j0, &j1)
-        sumsq += _update(h, s, params, grads, moment_1, moment_2,
-                         (coefs[i] - params) + j0 * sizes[i + 1], (j1 - j0) * sizes[i + 1],
-                         True)
+        if segment < 0 or segment == k:
+            backward_layer(part, n_parts, rows, i, True, sizes, coefs,
+                           xb if i == 0 else acts[i - 1], delta, delta_prev, coef_grads[i],
+                           NULL if i == 0 else bias_grads[i - 1], h.hidden_activation,
+                           NULL if dropout == NULL or i == 0 else dropout + i - 1)
+            # This part's rows of W_i (dW_i's rows just computed), then its share of b_{i-1}.
+            share(sizes[i], part, n_parts, &j0, &j1)
+            sumsq[0] += _update(h, s, params, grads, moment_1, moment_2,
+                                (coefs[i] - params) + j0 * sizes[i + 1],
+                                (j1 - j0) * sizes[i + 1], True)
+            if i > 0:
+                _update(h, s, params, grads, moment_1, moment_2,
+                        (intercepts[i - 1] - params) + j0, j1 - j0, False)
         if i > 0:
-            _update(h, s, params, grads, moment_1, moment_2, (intercepts[i - 1] - params) + j0,
-                    j1 - j0, False)
+            if segment == k:
+                return SEGMENT_DONE
+            k += 1
             team_barrier()   # layer i - 1 reads every column of delta_prev
             delta = delta_prev
     if X_indptr != NULL:
-        # dW_0[:, c0:c1] = X_b^T @ delta_0[:, c0:c1], read from the CSR rows
-        share(sizes[1], part, n_parts, &j0, &j1)
-        csr_rows_transpose_matmul(X_indptr, X_indices, X_data, s.order, rows, delta,
-                                  n_in, sizes[1], j0, j1, coef_grads[0])
+        if segment < 0 or segment == k:
+            # dW_0[:, c0:c1] = X_b^T @ delta_0[:, c0:c1], read from the CSR rows
+            share(sizes[1], part, n_parts, &j0, &j1)
+            csr_rows_transpose_matmul(X_indptr, X_indices, X_data, s.order, rows, delta,
+                                      n_in, sizes[1], j0, j1, coef_grads[0])
+        if segment == k:
+            return SEGMENT_DONE
+        k += 1
         team_barrier()   # this part's rows of dW_0 have every part's columns
-        share(n_in, part, n_parts, &j0, &j1)
-        sumsq += _update(h, s, params, grads, moment_1, moment_2, j0 * sizes[1],
-                         (j1 - j0) * sizes[1], True)
-    partials[1 + n_parts + part] = sumsq
+        if segment < 0 or segment == k:
+            share(n_in, part, n_parts, &j0, &j1)
+            sumsq[0] += _update(h, s, params, grads, moment_1, moment_2, j0 * sizes[1],
+                                (j1 - j0) * sizes[1], True)
+    return k
+
+
+cdef enum:
+    # How a step with several parts runs (config.team_mode)
+    TEAM_ADAPTIVE = 0   # the team, or one thread playing it when that measures faster
+    TEAM_ALWAYS = 1     # the team
+    TEAM_SERIAL = 2     # one thread playing the team (tests)
+
+TEAM_MODES = {"adaptive": TEAM_ADAPTIVE, "always": TEAM_ALWAYS, "serial": TEAM_SERIAL}
+
+# The adaptive choice: PROBE_STEPS full minibatches each way; one thread takes over
+# only when its fastest step beats the team's by SERIAL_MARGIN (a busy core costs the
+# team about half its speed; noise must not), and the choice holds until the next
+# probe: at least PROBE_SECONDS later (SERIAL_PROBE_SECONDS while one thread plays the
+# team, to hand back soon when the core is free), and late enough for the probes to
+# cost at most 1 / PROBE_COST_RATIO of the time.
+cdef Py_ssize_t PROBE_STEPS = 3
+cdef double SERIAL_MARGIN = 0.8
+cdef double PROBE_SECONDS = 1.0
+cdef double SERIAL_PROBE_SECONDS = 0.25
+cdef double PROBE_COST_RATIO = 100
+
+
+cdef struct Probe:
+    bint team_wins      # the way chosen: the team (True) or one thread playing it
+    Py_ssize_t left     # probe steps still to run; the first half on one thread (its cold
+                        # start, the epoch's or the team's idle worker, is not the team's)
+    double team_best    # the fastest probe step each way, seconds
+    double serial_best
+    double next_time    # when the next probe starts (_now() seconds)
+
+
+cdef bint _probe_choice(Probe* probe, bint serial) noexcept nogil:
+    """Whether this full minibatch runs serially: a probe step's way, or the choice."""
+    if probe.left == 0 and _now() >= probe.next_time:
+        probe.left = 2 * PROBE_STEPS
+        probe.team_best = probe.serial_best = 1e300
+    if probe.left > 0:
+        return probe.left > PROBE_STEPS
+    return serial
+
+
+cdef void _probe_record(Probe* probe, bint serial, double seconds) noexcept nogil:
+    """Count a timed step; after the last probe step keep the faster way."""
+    if probe.left == 0:
+        return
+    if serial:
+        probe.serial_best = min(probe.serial_best, seconds)
+    else:
+        probe.team_best = min(probe.team_best, seconds)
+    probe.left -= 1
+    if probe.left == 0:
+        probe.team_wins = probe.serial_best >= SERIAL_MARGIN * probe.team_best
+        probe.next_time = _now() + max(
+            PROBE_SECONDS if probe.team_wins else SERIAL_PROBE_SECONDS,
+            PROBE_COST_RATIO * PROBE_STEPS * fabs(probe.serial_best - probe.team_best))
 
 
 def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_params,)
@@ -286,7 +381,12 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     share the minibatch (rows for the forward pass and the deltas, columns for
     the weight gradients, slices for the update; see _train_step_part), each
     calling BLAS single-threaded. With 1 the step runs on the calling thread
-    and BLAS threads the gemms as it likes. config.dropout is None or a rate
+    and BLAS threads the gemms as it likes. config.team_mode (TEAM_MODES): with
+    'adaptive' a probe every second or so times a few minibatches on the team and
+    a few on the calling thread alone playing every part in turn (the same
+    arithmetic, so the same result to the bit), and the team steps aside while it
+    measures clearly slower: a busy core makes every barrier wait for a scheduler
+    tick. config.dropout is None or a rate
     per hidden layer; its mask keys come from config.dropout_seed and the global
     step number n_steps.
 
@@ -320,6 +420,17 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef unsigned int key
     # n_threads set by the user bounds BLAS too, even on one thread
     cdef bint bound_blas = config.bound_blas
+    # None for n_threads: the team, or one thread playing it while a core is busy
+    cdef int team_mode = getattr(config, "team_mode", TEAM_ADAPTIVE)
+    cdef Probe probe
+    cdef bint serial
+    cdef Py_ssize_t segment, last
+    cdef double step_start = 0
+    # the last choice and when to probe again, carried from epoch to epoch
+    memory = getattr(config, "probe_memory", None)   # [team_wins, next_time] or None
+    probe.team_wins = True if memory is None else memory[0]
+    probe.next_time = -1 if memory is None else memory[1]   # -1: a fit's first epoch
+    probe.left = 0
     for i in range(n_layers):
         n_weights += sizes[i] * sizes[i + 1]
 
@@ -372,6 +483,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
             if n_threads > 1 or bound_blas:
                 previous_blas_threads = blas_threads_local(1)
             last_check = _now()
+            if probe.next_time < 0:   # a fit starts with the team, and probes after a while
+                probe.next_time = last_check + PROBE_SECONDS
             while start < n_samples:
                 s.rows = min(batch_size, n_samples - start)
                 s.order = &order[start]
@@ -393,20 +506,42 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                     for i in range(n_layers - 1):
                         dropout[i].key = key
                 n_parts = min(n_threads, s.rows)
+                serial = n_parts > 1 and (team_mode == TEAM_SERIAL or (
+                    team_mode == TEAM_ADAPTIVE and not probe.team_wins))
+                if team_mode == TEAM_ADAPTIVE and n_parts > 1 and s.rows == batch_size:
+                    serial = _probe_choice(&probe, serial)
+                    step_start = _now()
                 if n_parts == 1:
-                    _train_step_part(0, 1, &s, &h, &X[0, 0], csr_indptr, csr_indices, csr_data,
-                                     &Y[0, 0], weights, n_layers,
+                    _train_step_part(0, 1, -1, &s, &h, &X[0, 0], csr_indptr, csr_indices,
+                                     csr_data, &Y[0, 0], weights, n_layers,
                                      &sizes[0], table, bias_shares, dropout, &params[0],
                                      &grads[0], n_weights, n_params, &moment_1[0],
                                      &moment_2[0], partials)
+                elif serial:
+                    # This thread plays the whole team, segment by segment: the same
+                    # gemms and sums as the team's, so the same result to the bit.
+                    segment = 0
+                    while True:
+                        for t in range(n_parts):
+                            last = _train_step_part(t, n_parts, segment, &s, &h, &X[0, 0],
+                                                    csr_indptr, csr_indices, csr_data,
+                                                    &Y[0, 0], weights, n_layers, &sizes[0],
+                                                    table, bias_shares, dropout, &params[0],
+                                                    &grads[0], n_weights, n_params,
+                                                    &moment_1[0], &moment_2[0], partials)
+                        if last != SEGMENT_DONE:
+                            break
+                        segment += 1
                 else:
                     with parallel(num_threads=n_parts):
-                        _train_step_part(threadid(), omp_get_num_threads(), &s, &h,
+                        _train_step_part(threadid(), omp_get_num_threads(), -1, &s, &h,
                                          &X[0, 0], csr_indptr, csr_indices, csr_data,
                                          &Y[0, 0], weights, n_layers, &sizes[0],
                                          table, bias_shares, dropout, &params[0], &grads[0],
                                          n_weights, n_params, &moment_1[0], &moment_2[0],
                                          partials)
+                if team_mode == TEAM_ADAPTIVE and n_parts > 1 and s.rows == batch_size:
+                    _probe_record(&probe, serial, _now() - step_start)
                 n_parts = <Py_ssize_t> partials[0]
                 batch_loss = 0
                 sumsq = 0
@@ -441,6 +576,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
         free(table)
         free(partials)
         free(dropout)
+    if memory is not None:
+        memory[0], memory[1] = bool(probe.team_wins), probe.next_time
     if status == INTERRUPTED:
         raise interrupt
     return loss_sum, steps, adam_t, status

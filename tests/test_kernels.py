@@ -8,11 +8,12 @@ import zlib
 
 import numpy as np
 import pytest
+import scipy.sparse
 
 from fastmlp import _activations, _blas, _dropout, _losses, _optimizers, _training, reference
 from fastmlp._codes import (ACTIVATION_CODES, HIDDEN_ACTIVATIONS, LOSS_CODES, LOSS_FOR_OUTPUT,
                             SOLVER_CODES)
-from fastmlp._engines import CythonEngine, NumpyEngine
+from fastmlp._engines import CythonEngine, NumpyEngine, _KernelConfig
 from fastmlp._layout import ParameterLayout, glorot_uniform
 from fastmlp._state import TrainingState
 
@@ -802,6 +803,64 @@ def test_train_epoch_with_weights_and_dropout_matches_reference(dtype, hidden, n
                                        states["numpy"].params)))
     # 6 minibatches an epoch (5 of 8 rows, 1 of 1); the weighted first one is all zero
     assert states["cython"].n_steps == (12 if weights is None else 10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads, sizes", [(2, [30, 17, 9, 4]), (3, [30, 17, 9, 4]),
+                                              (3, [4, 1, 2, 3]), (2, [30, 4])])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_one_thread_playing_the_team_computes_what_the_team_computes(dtype, n_threads,
+                                                                     sizes, sparse):
+    # The adaptive fallback (a busy core) runs the team's segments one after another on
+    # one thread: the same gemms on the same parts, so the same bits, with sample
+    # weights, dropout, a short last minibatch and a sparse X alike; and the adaptive
+    # mode's probes, which run some minibatches each way, change nothing either.
+    rng = rng_for("serial-team", dtype, n_threads, len(sizes), sparse)
+    n_samples, batch_size = 101, 12   # 8 full minibatches: a whole probe, 3 each way
+    layout = ParameterLayout(sizes)
+    X, Y = random_data(rng, n_samples, sizes, "softmax", dtype)
+    X[X < 0.3] = 0
+    if sparse:
+        X = scipy.sparse.csr_matrix(X)
+    weights = rng.uniform(0.5, 2, n_samples).astype(dtype)
+    dropout = tuple(0.2 for _ in sizes[1:-1]) or None
+    config = epoch_config("adam", False, "relu", "softmax", dropout=dropout)
+    states, losses = {}, {}
+    for mode in ("always", "serial", "adaptive"):
+        engine = CythonEngine(layout, batch_size, dtype, n_threads=n_threads,
+                              dense_input=not sparse)
+        engine.probe_memory = [True, 0.0]   # adaptive: probe at the first full minibatch
+        states[mode] = TrainingState(glorot_uniform(layout, "relu",
+                                                    np.random.default_rng(2), dtype))
+        config.team_mode = _training.TEAM_MODES[mode]
+        losses[mode] = []
+        for epoch in range(2):
+            order = np.random.default_rng(epoch).permutation(n_samples).astype(np.intp)
+            loss_sum, diverged = engine.train_epoch(states[mode], X, Y, weights, order,
+                                                    config)
+            assert diverged is False
+            losses[mode].append(loss_sum)
+        if mode == "adaptive":   # it probed (both ways), and set the time of the next probe
+            assert engine.probe_memory[1] > 0
+    for mode in ("serial", "adaptive"):
+        assert losses[mode] == losses["always"]
+        assert states[mode].n_steps == states["always"].n_steps == 18
+        for name in ("params", "moment_1", "moment_2"):
+            np.testing.assert_array_equal(getattr(states[mode], name),
+                                          getattr(states["always"], name))
+
+
+def test_team_mode_follows_n_threads():
+    # threads the user set: always the team; all cores (None): adaptive
+    layout = ParameterLayout([6, 5, 3])
+    base = epoch_config("adam", False, "relu", "softmax")
+    for bound_blas, mode in [(True, "always"), (False, "adaptive")]:
+        base.bound_blas = bound_blas
+        config = _KernelConfig(base, 4, 2)
+        assert config.team_mode == _training.TEAM_MODES[mode]
+    base.team_mode = _training.TEAM_MODES["serial"]   # set explicitly: kept
+    assert _KernelConfig(base, 4, 2).team_mode == _training.TEAM_MODES["serial"]
+    assert CythonEngine(layout, 4, np.float64, n_threads=2).probe_memory == [True, -1.0]
 
 
 def test_dropout_masks_are_the_same_in_cython_and_numpy():
