@@ -345,9 +345,7 @@ cdef bint _probe_choice(Probe* probe, bint serial) noexcept nogil:
 
 
 cdef void _probe_record(Probe* probe, bint serial, double seconds) noexcept nogil:
-    """Count a timed step; after the last probe step keep the faster way."""
-    if probe.left == 0:
-        return
+    """Count a timed probe step; after the last one keep the faster way."""
     if serial:
         probe.serial_best = min(probe.serial_best, seconds)
     else:
@@ -423,7 +421,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     # None for n_threads: the team, or one thread playing it while a core is busy
     cdef int team_mode = getattr(config, "team_mode", TEAM_ADAPTIVE)
     cdef Probe probe
-    cdef bint serial
+    cdef bint serial, timed
     cdef Py_ssize_t segment, last
     cdef double step_start = 0
     # the last choice and when to probe again, carried from epoch to epoch
@@ -508,9 +506,11 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 n_parts = min(n_threads, s.rows)
                 serial = n_parts > 1 and (team_mode == TEAM_SERIAL or (
                     team_mode == TEAM_ADAPTIVE and not probe.team_wins))
+                timed = False   # a probe step (full minibatches only)
                 if team_mode == TEAM_ADAPTIVE and n_parts > 1 and s.rows == batch_size:
                     serial = _probe_choice(&probe, serial)
-                    step_start = _now()
+                    timed = probe.left > 0
+                    step_start = _now() if timed else 0
                 if n_parts == 1:
                     _train_step_part(0, 1, -1, &s, &h, &X[0, 0], csr_indptr, csr_indices,
                                      csr_data, &Y[0, 0], weights, n_layers,
@@ -540,7 +540,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                                          table, bias_shares, dropout, &params[0], &grads[0],
                                          n_weights, n_params, &moment_1[0], &moment_2[0],
                                          partials)
-                if team_mode == TEAM_ADAPTIVE and n_parts > 1 and s.rows == batch_size:
+                if timed:
                     _probe_record(&probe, serial, _now() - step_start)
                 n_parts = <Py_ssize_t> partials[0]
                 batch_loss = 0
