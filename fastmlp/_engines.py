@@ -67,8 +67,8 @@ class CythonEngine:
 
     def train_epoch(self, state, X, Y, sample_weight, order, config):
         """One epoch in place on `state`; returns (loss_sum, diverged)."""
-        kernel_config = _KernelConfig(config, self.batch_size, self.n_threads)
-        kernel_config.probe_memory = self.probe_memory
+        kernel_config = _KernelConfig(config, self.batch_size, self.n_threads,
+                                      self.probe_memory)
         weights = _NO_WEIGHTS[Y.dtype] if sample_weight is None else sample_weight
         dense, indptr, indices, data = self._csr_arrays(X, Y.dtype)
         loss_sum, steps, state.adam_t, status = _training.train_epoch(
@@ -95,8 +95,9 @@ class CythonEngine:
 class _KernelConfig:
     """The epoch's hyper-parameters with the codes the kernels switch on."""
 
-    def __init__(self, config, batch_size, n_threads):
+    def __init__(self, config, batch_size, n_threads, probe_memory=None):
         self.batch_size, self.n_threads = batch_size, n_threads
+        self.probe_memory = probe_memory   # the engine's, kept across epochs (or None)
         self.hidden_code = ACTIVATION_CODES[config.activation]
         self.out_code = ACTIVATION_CODES[config.out_activation]
         self.loss_code = LOSS_CODES[config.loss]

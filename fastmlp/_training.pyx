@@ -167,8 +167,8 @@ cdef Py_ssize_t _train_step_part(
         const index_t* X_indices, const floating* X_data, const floating* Y,
         const floating* sample_weight, Py_ssize_t n_layers, const Py_ssize_t* sizes,
         floating** table, floating** bias_shares, const Dropout* dropout,
-        floating* params, floating* grads, Py_ssize_t n_weights, Py_ssize_t n_params,
-        floating* moment_1, floating* moment_2, double* partials) noexcept nogil:
+        floating* params, floating* grads, floating* moment_1, floating* moment_2,
+        double* partials) noexcept nogil:
     """This part's share of one training step, or of one segment of it.
 
     table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
@@ -405,8 +405,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef Step s
     cdef Py_ssize_t n_layers = sizes.shape[0] - 1
     cdef Py_ssize_t n_samples = order.shape[0]
-    cdef Py_ssize_t n_params = params.shape[0]
-    cdef Py_ssize_t n_weights = 0, n_threads = h.n_threads, batch_size = h.batch_size
+    cdef Py_ssize_t n_threads = h.n_threads, batch_size = h.batch_size
     cdef Py_ssize_t i, t, r, n_parts, start = 0, steps = 0
     cdef double loss_sum = 0, batch_loss, sumsq, weight_sum, last_check
     cdef int status = OK, previous_blas_threads = -1
@@ -429,8 +428,6 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     probe.team_wins = True if memory is None else memory[0]
     probe.next_time = -1 if memory is None else memory[1]   # -1: a fit's first epoch
     probe.left = 0
-    for i in range(n_layers):
-        n_weights += sizes[i] * sizes[i + 1]
 
     # table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
     # delta_a, delta_b; then each thread's bias-gradient pointers (n_layers each).
@@ -515,8 +512,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                     _train_step_part(0, 1, -1, &s, &h, &X[0, 0], csr_indptr, csr_indices,
                                      csr_data, &Y[0, 0], weights, n_layers,
                                      &sizes[0], table, bias_shares, dropout, &params[0],
-                                     &grads[0], n_weights, n_params, &moment_1[0],
-                                     &moment_2[0], partials)
+                                     &grads[0], &moment_1[0], &moment_2[0], partials)
                 elif serial:
                     # This thread plays the whole team, segment by segment: the same
                     # gemms and sums as the team's, so the same result to the bit.
@@ -527,8 +523,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                                                     csr_indptr, csr_indices, csr_data,
                                                     &Y[0, 0], weights, n_layers, &sizes[0],
                                                     table, bias_shares, dropout, &params[0],
-                                                    &grads[0], n_weights, n_params,
-                                                    &moment_1[0], &moment_2[0], partials)
+                                                    &grads[0], &moment_1[0], &moment_2[0],
+                                                    partials)
                         if last != SEGMENT_DONE:
                             break
                         segment += 1
@@ -538,8 +534,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                                          &X[0, 0], csr_indptr, csr_indices, csr_data,
                                          &Y[0, 0], weights, n_layers, &sizes[0],
                                          table, bias_shares, dropout, &params[0], &grads[0],
-                                         n_weights, n_params, &moment_1[0], &moment_2[0],
-                                         partials)
+                                         &moment_1[0], &moment_2[0], partials)
                 if timed:
                     _probe_record(&probe, serial, _now() - step_start)
                 n_parts = <Py_ssize_t> partials[0]
