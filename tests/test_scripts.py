@@ -58,3 +58,36 @@ def test_floor_script_reports_the_bound_adam_and_the_floor(tmp_path):
     assert seconds["floor (bound + adam/2)"] == (seconds["gemm-only bound"]
                                                  + seconds["adam pass, 1 thread"] / 2)
     assert "floor (bound + adam/2)" in done.stdout
+
+
+def _fake_run(bound, ours, torch):
+    """A bench JSON with one configuration and per-round seconds."""
+    times = {"gemm-only bound": bound, "fastmlp": ours, "pytorch": torch}
+    return {"configs": {"784-1024-1024-10/256 float32": {"times": times}}}
+
+
+def test_pool_script_reports_each_run_and_the_pooled_rounds_against_the_targets(tmp_path):
+    # run a: speed-ups over PyTorch 1.5, 1.1 (median 1.3); run b: 1.2 only. Pooled 1.2.
+    # PyTorch's ratio to the bound: 1.5, 1.1 | 1.2: below 1.3 in two rounds.
+    runs = [_fake_run([1.0, 1.0], [1.0, 1.0], [1.5, 1.1]),
+            _fake_run([2.0], [2.0], [2.4])]
+    paths = []
+    for name, run in zip("ab", runs):
+        paths.append(tmp_path / f"run_{name}.json")
+        paths[-1].write_text(json.dumps(run))
+    out = tmp_path / "pooled.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "pool.py"),
+                           *map(str, paths), "--json", str(out)],
+                          capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads(out.read_text())
+    torch = report["784-1024-1024-10/256 float32: 1.3x over pytorch"]
+    assert torch["runs"] == [1.3, 1.2]
+    assert abs(torch["pooled"] - 1.2) < 1e-12
+    assert (torch["met"], torch["rounds"], torch["unreachable"]) == (1, 3, 2)
+    bound = report["784-1024-1024-10/256 float32: at most 1.25x the bound"]
+    assert bound["pooled"] == 1.0 and (bound["met"], bound["rounds"]) == (3, 3)
+    # configurations and peers a run lacks are reported as missing, not as zero
+    absent = report["784-256-128-10/32 float32: 2.5x over pytorch"]
+    assert absent["runs"] == [None, None] and absent["rounds"] == 0
+    assert "out of reach at the bound in 2" in done.stdout
