@@ -9,7 +9,7 @@ import numpy as np
 
 from fastmlp import _threads, _training, reference
 from fastmlp._codes import ACTIVATION_CODES, LOSS_CODES, SOLVER_CODES
-from fastmlp._layout import staggered_empty
+from fastmlp._layout import aligned_empty, staggered_empty
 from fastmlp._state import GRADS_SLOT
 
 _NO_WEIGHTS = {np.dtype(np.float32): np.empty(0, np.float32),
@@ -40,8 +40,10 @@ class CythonEngine:
         self.grads = staggered_empty(layout.n_params, dtype, GRADS_SLOT)
         # the adaptive team's last choice and next probe time, kept across epochs
         self.probe_memory = [True, -1.0]
-        self.workspace = np.empty(_training.workspace_length(
-            layout.sizes, batch_size, self.n_threads, dense_input), dtype=dtype)
+        # cache-line aligned: the parts' shares of its buffers start on line boundaries
+        self.workspace = aligned_empty(_training.workspace_length(
+            layout.sizes, batch_size, self.n_threads, dense_input,
+            np.dtype(dtype).itemsize), dtype)
 
     # A team pays a few barriers per step (microseconds on idle cores, a scheduler
     # tick on busy ones): below TEAM_MIN_FLOPS per step one thread is faster

@@ -82,6 +82,11 @@ def aligned_copy(array):
     return copy
 
 
+def aligned_empty(n, dtype):
+    """An uninitialised (n,) array whose data starts on a 64-byte cache line."""
+    return _placed_empty((n,), dtype, CACHE_LINE)
+
+
 def staggered_empty(n, dtype, slot):
     """An uninitialised (n,) array whose data starts slot * STAGGER bytes (mod 4 KiB)
     past a page boundary.

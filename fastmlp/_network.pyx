@@ -6,14 +6,23 @@ hold the whole minibatch (rows x width).
 
 The training step is shared by the `n_parts` threads of an OpenMP team. Thread
 `part` owns the units [n * part // n_parts, n * (part + 1) // n_parts) of every
-layer of width n (see `share`): in the forward pass it computes its units'
-columns of each hidden layer for every row (so it reads, and BLAS packs, only its
-columns of W_i); in the backward pass its units of layer i's input: the rows of
-dW_i and W_i that belong to them, and the same columns of the previous layer's
-delta (whose column sums are then the complete bias gradient). Each layer needs
-every column of the one before: one barrier per layer. `forward`, which splits
-rows, serves prediction and the output layer. Called outside a parallel region
-with part=0, n_parts=1 they are the plain serial passes (barriers are no-ops).
+layer of width n (see `share`; the gathered input's on cache-line boundaries, see
+`share_inputs`), and with them the rows of W_i that read them. In the backward
+pass it computes its rows of dW_i, updates them, and computes the same columns of
+the previous layer's delta (whose column sums are then the complete bias gradient).
+In the forward pass it computes its units' columns of each hidden layer, in one of
+two ways (`sums_terms` picks):
+- by columns (`forward_columns`): its columns of W_i, every row of them;
+- as a sum of terms: it multiplies its columns of the layer's input by its own rows
+  of W_i (`forward_partial`, a term of every output), and after a barrier adds up
+  the parts' terms for its units (`reduce_columns`). Then no row of W_i, and no
+  column of the input, moves between cores. A core writing a cache line that
+  another core has read waits for it (about 7x a local write here), which is what
+  the update of W_i does after the other core read it by columns, as long as that
+  core's cache still holds it.
+One barrier per layer. `forward`, which splits rows, serves prediction and the
+output layer. Called outside a parallel region with part=0, n_parts=1 they are the
+plain serial passes (barriers are no-ops).
 """
 from cython cimport floating
 
@@ -97,6 +106,65 @@ cdef void forward_columns(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, 
                     0, c0)
 
 
+cdef void forward_partial(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, Py_ssize_t i,
+                          const Py_ssize_t* sizes, const floating** coefs,
+                          const floating* a_in, floating* term) noexcept nogil:
+    """This part's term of hidden layer i, from its units [j0, j1) of the layer's input:
+    T = A_i[:, j0:j1] @ W_i[j0:j1, :].
+
+    a_in IN  (rows x sizes[i]), the layer's input; only columns [j0, j1) are read,
+             which this part wrote itself (gathered, or its units of layer i - 1)
+    term OUT (rows x sizes[i + 1]); untouched when the part has no input unit
+    """
+    cdef Py_ssize_t j0, j1, n_in = sizes[i], n_out = sizes[i + 1]
+    share_inputs(i, sizes, part, n_parts, &j0, &j1)
+    if j1 <= j0 or rows <= 0:
+        return
+    # T = A_i[:, j0:j1] @ W_i[j0:j1] : (rows x n_out) = (rows x units) (units x n_out)
+    gemm(False, False, <int> rows, <int> n_out, <int> (j1 - j0),
+         1, a_in + j0, <int> n_in, coefs[i] + j0 * n_out, <int> n_out,
+         0, term, <int> n_out)
+
+
+cdef void reduce_columns(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, Py_ssize_t i,
+                         const Py_ssize_t* sizes, const floating** intercepts,
+                         const floating* terms, Py_ssize_t term_stride, floating* z,
+                         int activation, const Dropout* dropout) noexcept nogil:
+    """This part's units [c0, c1) of hidden layer i, every row:
+    Z[:, c0:c1] = act(sum over parts p of T_p[:, c0:c1] + b_i[c0:c1]).
+
+    terms IN  part p's term (see forward_partial) at terms + p * term_stride, after
+              a barrier; parts without input units are skipped
+    z     OUT (rows x sizes[i + 1])
+    The parts' terms are added in part order, so one thread playing the team gets
+    the same bits.
+    """
+    cdef Py_ssize_t c0, c1, j0, j1, p, r, c, n_out = sizes[i + 1]
+    cdef bint first = True
+    cdef floating* z_row
+    cdef const floating* t_row
+    share(n_out, part, n_parts, &c0, &c1)
+    if c1 <= c0 or rows <= 0:
+        return
+    for r in range(rows):
+        z_row = z + r * n_out
+        first = True
+        for p in range(n_parts):
+            share_inputs(i, sizes, p, n_parts, &j0, &j1)
+            if j1 <= j0:
+                continue
+            t_row = terms + p * term_stride + r * n_out
+            if first:
+                for c in range(c0, c1):
+                    z_row[c] = t_row[c]
+                first = False
+            else:
+                for c in range(c0, c1):
+                    z_row[c] += t_row[c]
+    bias_activation(z + c0, intercepts[i] + c0, rows, c1 - c0, n_out, activation, dropout,
+                    0, c0)
+
+
 cdef void backward_layer(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, Py_ssize_t i,
                          bint weight_grad, const Py_ssize_t* sizes, const floating** coefs,
                          const floating* a_in, const floating* delta, floating* delta_prev,
@@ -116,7 +184,7 @@ cdef void backward_layer(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, P
     them while the others still run theirs.
     """
     cdef Py_ssize_t j0, j1, n_in = sizes[i], n_out = sizes[i + 1]
-    share(n_in, part, n_parts, &j0, &j1)
+    share_inputs(i, sizes, part, n_parts, &j0, &j1)
     if j1 <= j0 or rows <= 0:
         return
     if weight_grad:
@@ -169,3 +237,10 @@ cdef floating* backward(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows,
         team_barrier()   # the next layer reads every column of delta_prev
         delta = delta_prev
     return delta
+
+
+def hidden_layer_ways(const Py_ssize_t[::1] sizes, Py_ssize_t n_parts, Py_ssize_t itemsize):
+    """Test twin of sums_terms: "terms" or "columns" for each hidden layer of a
+    network of these widths (input first), shared by n_parts threads."""
+    return ["terms" if sums_terms(i, &sizes[0], n_parts, itemsize) else "columns"
+            for i in range(sizes.shape[0] - 2)]

@@ -20,8 +20,9 @@ from fastmlp._blas cimport blas_threads_local
 from fastmlp._dropout cimport Dropout, step_key
 from fastmlp._losses cimport loss_delta
 from fastmlp._activations cimport bias_activation
-from fastmlp._network cimport (backward, backward_layer, forward, forward_columns, share,
-                               team_barrier)
+from fastmlp._network cimport (backward, backward_layer, forward, forward_columns,
+                               forward_partial, reduce_columns, share, share_inputs,
+                               sums_terms, team_barrier)
 from fastmlp._sparse cimport csr_rows_matmul, csr_rows_transpose_matmul, index_t
 from fastmlp._optimizers cimport adam_step, sgd_step
 
@@ -57,6 +58,7 @@ cdef struct Hyper:
     double beta_1
     double beta_2
     double epsilon
+    Py_ssize_t term_stride      # elements between two parts' terms of a hidden layer
 
 
 cdef struct Step:
@@ -102,17 +104,35 @@ cdef Py_ssize_t _n_biases(const Py_ssize_t[::1] sizes) noexcept nogil:
 
 
 def workspace_length(const Py_ssize_t[::1] sizes, Py_ssize_t batch_size,
-                     Py_ssize_t n_threads=1, bint dense_input=True):
-    """Length of the scratch buffer train_epoch needs.
+                     Py_ssize_t n_threads=1, bint dense_input=True, Py_ssize_t itemsize=8):
+    """Length of the scratch buffer train_epoch needs (elements of itemsize bytes).
 
     Shared by the threads: the gathered input batch (only for a dense X: a sparse
     one is read in place), the target and sample-weight batch, one activation
     buffer per layer, two delta buffers (each batch_size x the width concerned).
-    Each thread after the first also gets its own share of the bias gradients.
+    Each thread after the first also gets its own share of the bias gradients, and
+    where a team sums terms (see _network.sums_terms) each thread has two buffers
+    for its term of a hidden layer (two, so that one layer's terms are written while
+    the last layer's are still being added up).
     """
     return (batch_size * ((sizes[0] if dense_input else 0) + sizes[sizes.shape[0] - 1] + 1
                           + _network_length(sizes))
-            + (n_threads - 1) * _n_biases(sizes))
+            + (n_threads - 1) * _n_biases(sizes)
+            + 2 * n_threads * _term_length(&sizes[0], sizes.shape[0] - 1, batch_size,
+                                           n_threads, itemsize))
+
+
+cdef Py_ssize_t _term_length(const Py_ssize_t* sizes, Py_ssize_t n_layers,
+                             Py_ssize_t batch_size, Py_ssize_t n_parts,
+                             Py_ssize_t itemsize) noexcept nogil:
+    """One part's term of the widest hidden layer that sums terms (0: none does),
+    rounded up to whole cache lines (16 elements) so that no two parts' terms
+    share one."""
+    cdef Py_ssize_t i, widest = 0
+    for i in range(n_layers - 1):
+        if sums_terms(i, sizes, n_parts, itemsize):
+            widest = max(widest, sizes[i + 1])
+    return (batch_size * widest + 15) // 16 * 16
 
 
 cdef Py_ssize_t _network_length(const Py_ssize_t[::1] sizes) noexcept nogil:
@@ -174,12 +194,13 @@ cdef Py_ssize_t _train_step_part(
     table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
     delta_a, delta_b. X_indptr is NULL for a dense X; otherwise X is the CSR
     matrix (X_indptr, X_indices, X_data) and the first layer reads its rows in
-    place. The part gathers its rows; the hidden layers are split by units (see
-    _network), the output layer, the loss and the output delta by rows again.
-    After the loss's barrier the backward pass goes down the layers, and each part
-    updates its rows of W_i as soon as their gradient is computed (still in this
-    core's cache; no other part reads them any more in this step), and its share
-    of each layer's biases, so no separate pass over all parameters follows.
+    place. The part gathers its columns of the minibatch; each hidden layer is the
+    sum of the parts' terms, each from its own input units and rows of W_i, summed
+    by output units (see _network); the output layer, the loss and the output delta
+    go by rows. After the loss's barrier the backward pass goes down the layers,
+    and each part updates its rows of W_i as soon as their gradient is computed
+    (still in this core's cache; no other part reads them), and its share of each
+    layer's biases, so no separate pass over all parameters follows.
     The update is skipped, by every part alike, when the minibatch loss is not
     finite. partials: [team size, loss share per part..., sum of squares per part...]
 
@@ -203,6 +224,10 @@ cdef Py_ssize_t _train_step_part(
     cdef floating* wb = table[4 * n_layers + 2]
     cdef floating* delta_a = table[4 * n_layers + 3]
     cdef floating* delta_b = table[4 * n_layers + 4]
+    cdef floating** term_sets = table + 4 * n_layers + 5   # two, each n_parts terms
+    cdef floating* terms
+    cdef bint by_columns, with_terms
+    cdef Py_ssize_t g0, g1
     cdef floating** bias_grads = bias_shares   # thread 0's shares are the flat gradient's
     cdef floating* share_p
     cdef floating* delta
@@ -211,15 +236,24 @@ cdef Py_ssize_t _train_step_part(
     cdef double total_loss = 0
     share(rows, part, n_parts, &lo, &hi)
     first_layer = 0 if X_indptr == NULL else 1
+    # When the first hidden layer is a sum of terms (see _network), each part
+    # gathers its columns of every row of the minibatch; otherwise its rows.
+    by_columns = (X_indptr == NULL and n_layers > 1
+                  and sums_terms(0, sizes, n_parts, sizeof(floating)))
+    share_inputs(0, sizes, part, n_parts, &g0, &g1)
     if segment <= 0:
         if part == 0:
             partials[0] = n_parts   # the team OpenMP gave us may be smaller than asked
         if n_parts > 1 and segment < 0:
             blas_threads_local(1)   # the threads are ours: each one's gemms run alone
         sumsq[0] = 0
-        # Gather this part's rows into the contiguous minibatch buffers.
+        # Gather the minibatch into the contiguous buffers: inputs, targets, weights.
+        if by_columns:
+            for r in range(rows):
+                memcpy(xb + r * n_in + g0, X + s.order[r] * n_in + g0,
+                       (g1 - g0) * sizeof(floating))
         for r in range(lo, hi):
-            if X_indptr == NULL:
+            if X_indptr == NULL and not by_columns:
                 memcpy(xb + r * n_in, X + s.order[r] * n_in, n_in * sizeof(floating))
             memcpy(yb + r * n_out, Y + s.order[r] * n_out, n_out * sizeof(floating))
             if sample_weight != NULL:
@@ -228,14 +262,34 @@ cdef Py_ssize_t _train_step_part(
             _sparse_first_layer(lo, hi, s.order, X_indptr, X_indices, X_data, n_layers,
                                 sizes, coefs, intercepts, acts, h, dropout)
     for i in range(first_layer, n_layers - 1):
+        with_terms = sums_terms(i, sizes, n_parts, sizeof(floating))
+        # Every hidden layer leaves each part its own columns; the gathered input
+        # too when by_columns, the sparse first layer its rows.
+        if not with_terms or i == first_layer == 1:
+            if segment == k:
+                return SEGMENT_DONE
+            k += 1
+            team_barrier()   # layer i reads columns of its input that other parts wrote
+        if not with_terms:
+            if segment < 0 or segment == k:
+                forward_columns(part, n_parts, rows, i, sizes, coefs, intercepts,
+                                xb if i == 0 else acts[i - 1], acts[i], h.hidden_activation,
+                                NULL if dropout == NULL else dropout + i)
+            continue
+        # This part's term, in one of two alternating sets of terms (the next
+        # layer's are written while other parts may still add up this one's).
+        terms = term_sets[i % 2]
+        if segment < 0 or segment == k:
+            forward_partial(part, n_parts, rows, i, sizes, coefs,
+                            xb if i == 0 else acts[i - 1], terms + part * h.term_stride)
         if segment == k:
             return SEGMENT_DONE
         k += 1
-        team_barrier()   # hidden layer i reads every row and column of its input
+        team_barrier()   # the sum needs every part's term
         if segment < 0 or segment == k:
-            forward_columns(part, n_parts, rows, i, sizes, coefs, intercepts,
-                            xb if i == 0 else acts[i - 1], acts[i], h.hidden_activation,
-                            NULL if dropout == NULL else dropout + i)
+            reduce_columns(part, n_parts, rows, i, sizes, intercepts, terms, h.term_stride,
+                           acts[i], h.hidden_activation,
+                           NULL if dropout == NULL else dropout + i)
     if first_layer < n_layers - 1:
         if segment == k:
             return SEGMENT_DONE
@@ -274,7 +328,7 @@ cdef Py_ssize_t _train_step_part(
                            NULL if i == 0 else bias_grads[i - 1], h.hidden_activation,
                            NULL if dropout == NULL or i == 0 else dropout + i - 1)
             # This part's rows of W_i (dW_i's rows just computed), then its share of b_{i-1}.
-            share(sizes[i], part, n_parts, &j0, &j1)
+            share_inputs(i, sizes, part, n_parts, &j0, &j1)
             sumsq[0] += _update(h, s, params, grads, moment_1, moment_2,
                                 (coefs[i] - params) + j0 * sizes[i + 1],
                                 (j1 - j0) * sizes[i + 1], True)
@@ -298,7 +352,7 @@ cdef Py_ssize_t _train_step_part(
         k += 1
         team_barrier()   # this part's rows of dW_0 have every part's columns
         if segment < 0 or segment == k:
-            share(n_in, part, n_parts, &j0, &j1)
+            share_inputs(0, sizes, part, n_parts, &j0, &j1)
             sumsq[0] += _update(h, s, params, grads, moment_1, moment_2, j0 * sizes[1],
                                 (j1 - j0) * sizes[1], True)
     return k
@@ -402,6 +456,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     h.alpha, h.learning_rate, h.momentum = config.alpha, config.learning_rate, config.momentum
     h.nesterov, h.beta_1, h.beta_2 = config.nesterov, config.beta_1, config.beta_2
     h.epsilon = config.epsilon
+    h.term_stride = _term_length(&sizes[0], sizes.shape[0] - 1, config.batch_size,
+                                 config.n_threads, sizeof(floating))
     cdef Step s
     cdef Py_ssize_t n_layers = sizes.shape[0] - 1
     cdef Py_ssize_t n_samples = order.shape[0]
@@ -430,9 +486,10 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     probe.left = 0
 
     # table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
-    # delta_a, delta_b; then each thread's bias-gradient pointers (n_layers each).
+    # delta_a, delta_b, the two sets of terms; then each thread's bias-gradient
+    # pointers (n_layers each).
     cdef floating** table = <floating**> malloc(
-        (4 * n_layers + 5 + n_threads * n_layers) * sizeof(floating*))
+        (4 * n_layers + 7 + n_threads * n_layers) * sizeof(floating*))
     # partials: team size, then per thread its loss share and its sum of squares
     cdef double* partials = <double*> malloc((2 * n_threads + 1) * sizeof(double))
     cdef Dropout* dropout = NULL
@@ -450,13 +507,19 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
             dropout[i].keep = 1 - rate
             dropout[i].stride = _n_biases(sizes) - sizes[n_layers]   # all hidden units
             dropout[i].offset = 0 if i == 0 else dropout[i - 1].offset + sizes[i]
-    cdef floating** bias_shares = table + 4 * n_layers + 5
+    cdef floating** bias_shares = table + 4 * n_layers + 7
     cdef floating* cursor = &workspace[0]
     interrupt = None
     try:
         with nogil:
             _split_flat(&params[0], &sizes[0], n_layers, table, table + n_layers)
             _split_flat(&grads[0], &sizes[0], n_layers, table + 3 * n_layers, bias_shares)
+            # first the terms, whole cache lines each, then the input batch (cache-
+            # line aligned like the workspace, so the parts' columns of a row of 784
+            # inputs split on line boundaries)
+            for i in range(2):                                             # terms
+                table[4 * n_layers + 5 + i] = cursor
+                cursor += n_threads * h.term_stride
             table[4 * n_layers] = cursor                                   # xb
             if csr_indptr == NULL:   # a CSR X is read in place: no input batch
                 cursor += batch_size * sizes[0]

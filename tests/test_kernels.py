@@ -10,12 +10,19 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from fastmlp import _activations, _blas, _dropout, _losses, _optimizers, _training, reference
+from fastmlp import (_activations, _blas, _dropout, _losses, _network, _optimizers,
+                     _training, reference)
 from fastmlp._codes import (ACTIVATION_CODES, HIDDEN_ACTIVATIONS, LOSS_CODES, LOSS_FOR_OUTPUT,
                             SOLVER_CODES)
 from fastmlp._engines import CythonEngine, NumpyEngine, _KernelConfig
 from fastmlp._layout import ParameterLayout, glorot_uniform
 from fastmlp._state import TrainingState
+
+# A team computes a hidden layer whose weights are large for a core's cache by
+# columns, a smaller one as a sum of the parts' terms (_network.sums_terms). In
+# float64 these networks mix the two ways, either way round; in float32 they
+# take the terms' way only.
+BY_COLUMNS_FIRST, BY_COLUMNS_LAST = [600, 500, 7, 3], [20, 600, 500, 3]
 
 DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}
@@ -677,16 +684,19 @@ def epoch_config(solver, nesterov, hidden, output, alpha=1e-2, dropout=None):
         epsilon=1e-8, dropout=dropout, dropout_seed=12345, bound_blas=False)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("solver, nesterov", SOLVERS)
 @pytest.mark.parametrize("output", OUTPUTS)
 @pytest.mark.parametrize("hidden", ["relu", "tanh", "elu"])
-@pytest.mark.parametrize("n_threads, sizes", [(1, [5, 7, 3, 4]), (2, [5, 7, 3, 4]),
-                                              (3, [5, 7, 3, 4]), (3, [4, 1, 2, 3])])
+@pytest.mark.parametrize("dtype, n_threads, sizes", [
+    (dtype, n_threads, sizes) for dtype in DTYPES
+    for n_threads, sizes in [(1, [5, 7, 3, 4]), (2, [5, 7, 3, 4]), (3, [5, 7, 3, 4]),
+                             (3, [4, 1, 2, 3])]] + [   # float32 would take only the terms' way
+    (np.float64, 2, BY_COLUMNS_FIRST), (np.float64, 2, BY_COLUMNS_LAST)])
 def test_train_epoch_matches_reference_engine(dtype, solver, nesterov, output, hidden,
                                               n_threads, sizes):
     # n_threads > 1 splits each layer's units (and the output layer's rows) among the
-    # team; [4, 1, 2, 3] on 3 threads leaves threads with no unit of a layer
+    # team; [4, 1, 2, 3] on 3 threads leaves threads with no unit of a layer; the
+    # BY_COLUMNS networks mix the two ways of computing a hidden layer
     rng = rng_for("epoch", dtype, solver, nesterov, output, hidden)
     n_samples, batch_size = 37, 10     # last minibatch: 7 rows
     layout = ParameterLayout(sizes)
@@ -805,9 +815,30 @@ def test_train_epoch_with_weights_and_dropout_matches_reference(dtype, hidden, n
     assert states["cython"].n_steps == (12 if weights is None else 10)
 
 
+
+
+def test_big_layers_go_by_columns_and_small_ones_as_sums_of_terms():
+    ways = {(tuple(sizes), n_parts, itemsize): _network.hidden_layer_ways(
+                np.array(sizes, dtype=np.intp), n_parts, itemsize)
+            for sizes in (BY_COLUMNS_FIRST, BY_COLUMNS_LAST)
+            for n_parts in (1, 2) for itemsize in (4, 8)}
+    assert ways[tuple(BY_COLUMNS_FIRST), 2, 8] == ["columns", "terms"]
+    assert ways[tuple(BY_COLUMNS_LAST), 2, 8] == ["terms", "columns"]
+    assert ways[tuple(BY_COLUMNS_FIRST), 2, 4] == ways[tuple(BY_COLUMNS_LAST), 2, 4] == [
+        "terms", "terms"]
+    for sizes in (BY_COLUMNS_FIRST, BY_COLUMNS_LAST):   # one thread: plain products
+        assert ways[tuple(sizes), 1, 4] == ways[tuple(sizes), 1, 8] == ["columns"] * 2
+    # the benchmark's networks on two threads
+    assert _network.hidden_layer_ways(np.array([784, 256, 128, 10], dtype=np.intp), 2, 8) \
+        == ["terms", "terms"]
+    assert _network.hidden_layer_ways(np.array([784, 1024, 1024, 10], dtype=np.intp), 2,
+                                      4) == ["columns", "columns"]
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n_threads, sizes", [(2, [30, 17, 9, 4]), (3, [30, 17, 9, 4]),
-                                              (3, [4, 1, 2, 3]), (2, [30, 4])])
+                                              (3, [4, 1, 2, 3]), (2, [30, 4]),
+                                              (2, BY_COLUMNS_FIRST), (2, BY_COLUMNS_LAST)])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_one_thread_playing_the_team_computes_what_the_team_computes(dtype, n_threads,
                                                                      sizes, sparse):
