@@ -367,8 +367,11 @@ cdef enum:
 TEAM_MODES = {"adaptive": TEAM_ADAPTIVE, "always": TEAM_ALWAYS, "serial": TEAM_SERIAL}
 
 # The adaptive choice: PROBE_STEPS full minibatches each way; one thread takes over
-# only when its fastest step beats the team's by SERIAL_MARGIN (a busy core costs the
-# team about half its speed; noise must not), and the choice holds until the next
+# only when its steps take less than SERIAL_MARGIN of the team's in all (a busy core
+# costs the team about half its speed; noise must not). The sums, not the fastest
+# steps: beside a busy core some team steps are fast (the other process was off the
+# core just then) and most slow; the fastest kept the team 1.2 s per epoch at batch
+# 128 where one thread took 0.78. The choice holds until the next
 # probe: at least PROBE_SECONDS later (SERIAL_PROBE_SECONDS while one thread plays the
 # team, to hand back soon when the core is free), and late enough for the probes to
 # cost at most 1 / PROBE_COST_RATIO of the time.
@@ -383,8 +386,8 @@ cdef struct Probe:
     bint team_wins      # the way chosen: the team (True) or one thread playing it
     Py_ssize_t left     # probe steps still to run; the first half on one thread (its cold
                         # start, the epoch's or the team's idle worker, is not the team's)
-    double team_best    # the fastest probe step each way, seconds
-    double serial_best
+    double team_seconds     # the probe's steps each way, seconds in all
+    double serial_seconds
     double next_time    # when the next probe starts (_now() seconds)
 
 
@@ -392,7 +395,7 @@ cdef bint _probe_choice(Probe* probe, bint serial) noexcept nogil:
     """Whether this full minibatch runs serially: a probe step's way, or the choice."""
     if probe.left == 0 and _now() >= probe.next_time:
         probe.left = 2 * PROBE_STEPS
-        probe.team_best = probe.serial_best = 1e300
+        probe.team_seconds = probe.serial_seconds = 0
     if probe.left > 0:
         return probe.left > PROBE_STEPS
     return serial
@@ -401,15 +404,15 @@ cdef bint _probe_choice(Probe* probe, bint serial) noexcept nogil:
 cdef void _probe_record(Probe* probe, bint serial, double seconds) noexcept nogil:
     """Count a timed probe step; after the last one keep the faster way."""
     if serial:
-        probe.serial_best = min(probe.serial_best, seconds)
+        probe.serial_seconds += seconds
     else:
-        probe.team_best = min(probe.team_best, seconds)
+        probe.team_seconds += seconds
     probe.left -= 1
     if probe.left == 0:
-        probe.team_wins = probe.serial_best >= SERIAL_MARGIN * probe.team_best
+        probe.team_wins = probe.serial_seconds >= SERIAL_MARGIN * probe.team_seconds
         probe.next_time = _now() + max(
             PROBE_SECONDS if probe.team_wins else SERIAL_PROBE_SECONDS,
-            PROBE_COST_RATIO * PROBE_STEPS * fabs(probe.serial_best - probe.team_best))
+            PROBE_COST_RATIO * fabs(probe.serial_seconds - probe.team_seconds))
 
 
 def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_params,)
