@@ -192,15 +192,16 @@ cdef Py_ssize_t _train_step_part(
     """This part's share of one training step, or of one segment of it.
 
     table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
-    delta_a, delta_b. X_indptr is NULL for a dense X; otherwise X is the CSR
-    matrix (X_indptr, X_indices, X_data) and the first layer reads its rows in
-    place. The part gathers its columns of the minibatch; each hidden layer is the
-    sum of the parts' terms, each from its own input units and rows of W_i, summed
-    by output units (see _network); the output layer, the loss and the output delta
-    go by rows. After the loss's barrier the backward pass goes down the layers,
-    and each part updates its rows of W_i as soon as their gradient is computed
-    (still in this core's cache; no other part reads them), and its share of each
-    layer's biases, so no separate pass over all parameters follows.
+    delta_a, delta_b, the two sets of terms. X_indptr is NULL for a dense X;
+    otherwise X is the CSR matrix (X_indptr, X_indices, X_data) and the first layer
+    reads its rows in place. Each part computes its units of every hidden layer, as
+    a sum of the parts' terms or by columns (see _network); it gathers its columns
+    of the minibatch for the first way, its rows for the second. The output layer,
+    the loss and the output delta go by rows. After the loss's barrier the backward
+    pass goes down the layers, and each part updates its rows of W_i as soon as
+    their gradient is computed (still in this core's cache; no other part reads them
+    in the rest of the step), and its share of each layer's biases, so no separate
+    pass over all parameters follows.
     The update is skipped, by every part alike, when the minibatch loss is not
     finite. partials: [team size, loss share per part..., sum of squares per part...]
 
@@ -427,7 +428,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 const floating[::1] sample_weight,  # IN (n_samples,), or empty: all 1
                 const Py_ssize_t[::1] order,   # IN visiting order of the samples
                 const Py_ssize_t[::1] sizes,   # IN layer widths, input first
-                floating[::1] workspace,       # scratch, workspace_length(sizes, batch, threads)
+                floating[::1] workspace,       # scratch, workspace_length(sizes, batch, threads, ...)
                 config,                        # IN hyper-parameters (see Hyper), dropout
                 long long adam_t, unsigned long long n_steps):
     """Run one epoch of minibatch training in place, without the GIL.
@@ -488,6 +489,9 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     probe.next_time = -1 if memory is None else memory[1]   # -1: a fit's first epoch
     probe.left = 0
 
+    if workspace.shape[0] < workspace_length(sizes, batch_size, n_threads,
+                                             csr_indptr == NULL, sizeof(floating)):
+        raise ValueError("train_epoch: the workspace is shorter than workspace_length()")
     # table: coefs, intercepts, acts, coef grads (n_layers each), xb, yb, wb,
     # delta_a, delta_b, the two sets of terms; then each thread's bias-gradient
     # pointers (n_layers each).

@@ -894,6 +894,28 @@ def test_team_mode_follows_n_threads():
     assert CythonEngine(layout, 4, np.float64, n_threads=2).probe_memory == [True, -1.0]
 
 
+def test_train_epoch_refuses_a_workspace_too_short_for_its_terms():
+    # W_0 of [600, 500, 3] sums terms in float32 on two threads, not in float64: a
+    # float32 epoch given the float64 length would write past the workspace.
+    layout = ParameterLayout([600, 500, 3])
+    lengths = {itemsize: _training.workspace_length(layout.sizes, 8, 2, True, itemsize)
+               for itemsize in (4, 8)}
+    assert lengths[4] > lengths[8]
+    engine = CythonEngine(layout, 8, np.float32, n_threads=2)
+    assert engine.workspace.shape[0] == lengths[4]
+    engine.workspace = np.empty(lengths[8], np.float32)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(20, 600)).astype(np.float32)
+    Y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 20)]
+    state = TrainingState(glorot_uniform(layout, "relu", np.random.default_rng(0),
+                                         np.float32))
+    before = state.params.copy()
+    with pytest.raises(ValueError, match="workspace"):
+        engine.train_epoch(state, X, Y, None, np.arange(20, dtype=np.intp),
+                           epoch_config("adam", False, "relu", "softmax"))
+    np.testing.assert_array_equal(state.params, before)
+
+
 def test_dropout_masks_are_the_same_in_cython_and_numpy():
     key, rate, stride, offset = 0xDEADBEEF, 0.3, 29, 11
     z = np.ones((17, 13))
