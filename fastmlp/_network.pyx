@@ -25,6 +25,7 @@ output layer. Called outside a parallel region with part=0, n_parts=1 they are t
 plain serial passes (barriers are no-ops).
 """
 from cython cimport floating
+from libc.string cimport memset
 
 from fastmlp._activations cimport bias_activation, derivative_colsum
 from fastmlp._blas cimport gemm
@@ -114,11 +115,14 @@ cdef void forward_partial(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, 
 
     a_in IN  (rows x sizes[i]), the layer's input; only columns [j0, j1) are read,
              which this part wrote itself (gathered, or its units of layer i - 1)
-    term OUT (rows x sizes[i + 1]); untouched when the part has no input unit
+    term OUT (rows x sizes[i + 1]); zeros when the part has no input unit
     """
     cdef Py_ssize_t j0, j1, n_in = sizes[i], n_out = sizes[i + 1]
     share_inputs(i, sizes, part, n_parts, &j0, &j1)
-    if j1 <= j0 or rows <= 0:
+    if rows <= 0:
+        return
+    if j1 <= j0:   # a layer narrower than the team (rare): add nothing
+        memset(term, 0, rows * n_out * sizeof(floating))
         return
     # T = A_i[:, j0:j1] @ W_i[j0:j1] : (rows x n_out) = (rows x units) (units x n_out)
     gemm(False, False, <int> rows, <int> n_out, <int> (j1 - j0),
@@ -134,13 +138,12 @@ cdef void reduce_columns(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, P
     Z[:, c0:c1] = act(sum over parts p of T_p[:, c0:c1] + b_i[c0:c1]).
 
     terms IN  part p's term (see forward_partial) at terms + p * term_stride, after
-              a barrier; parts without input units are skipped
+              a barrier
     z     OUT (rows x sizes[i + 1])
     The parts' terms are added in part order, so one thread playing the team gets
     the same bits.
     """
-    cdef Py_ssize_t c0, c1, j0, j1, p, r, c, n_out = sizes[i + 1]
-    cdef bint first = True
+    cdef Py_ssize_t c0, c1, p, r, c, n_out = sizes[i + 1]
     cdef floating* z_row
     cdef const floating* t_row
     share(n_out, part, n_parts, &c0, &c1)
@@ -148,19 +151,13 @@ cdef void reduce_columns(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t rows, P
         return
     for r in range(rows):
         z_row = z + r * n_out
-        first = True
-        for p in range(n_parts):
-            share_inputs(i, sizes, p, n_parts, &j0, &j1)
-            if j1 <= j0:
-                continue
+        t_row = terms + r * n_out
+        for c in range(c0, c1):
+            z_row[c] = t_row[c]
+        for p in range(1, n_parts):
             t_row = terms + p * term_stride + r * n_out
-            if first:
-                for c in range(c0, c1):
-                    z_row[c] = t_row[c]
-                first = False
-            else:
-                for c in range(c0, c1):
-                    z_row[c] += t_row[c]
+            for c in range(c0, c1):
+                z_row[c] += t_row[c]
     bias_activation(z + c0, intercepts[i] + c0, rows, c1 - c0, n_out, activation, dropout,
                     0, c0)
 
