@@ -6,7 +6,7 @@ hold the whole minibatch (rows x width).
 
 The training step is shared by the `n_parts` threads of an OpenMP team. Thread
 `part` owns the units [n * part // n_parts, n * (part + 1) // n_parts) of every
-layer of width n (see `share`; the gathered input's on cache-line boundaries, see
+layer of width n (see `share`; the gathered input's on multiples of 8 units, see
 `share_inputs`), and with them the rows of W_i that read them. In the backward
 pass it computes its rows of dW_i, updates them, and computes the same columns of
 the previous layer's delta (whose column sums are then the complete bias gradient).
@@ -241,3 +241,13 @@ def hidden_layer_ways(const Py_ssize_t[::1] sizes, Py_ssize_t n_parts, Py_ssize_
     network of these widths (input first), shared by n_parts threads."""
     return ["terms" if sums_terms(i, &sizes[0], n_parts, itemsize) else "columns"
             for i in range(sizes.shape[0] - 2)]
+
+
+def input_shares(const Py_ssize_t[::1] sizes, Py_ssize_t i, Py_ssize_t n_parts):
+    """Test twin of share_inputs: [(lo, hi) of each part] of layer i's input units."""
+    cdef Py_ssize_t part, lo, hi
+    shares = []
+    for part in range(n_parts):
+        share_inputs(i, &sizes[0], part, n_parts, &lo, &hi)
+        shares.append((lo, hi))
+    return shares

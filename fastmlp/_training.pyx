@@ -522,8 +522,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
             _split_flat(&params[0], &sizes[0], n_layers, table, table + n_layers)
             _split_flat(&grads[0], &sizes[0], n_layers, table + 3 * n_layers, bias_shares)
             # first the terms, whole cache lines each, then the input batch (cache-
-            # line aligned like the workspace, so the parts' columns of a row of 784
-            # inputs split on line boundaries)
+            # line aligned like the workspace: each row of 784 float32 inputs is 49
+            # whole lines)
             for i in range(2):                                             # terms
                 table[4 * n_layers + 5 + i] = cursor
                 cursor += n_threads * h.term_stride
