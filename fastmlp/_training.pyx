@@ -68,6 +68,33 @@ cdef struct Step:
     double scale                # 1 / (sum of the minibatch's sample weights)
     double l2                   # alpha * scale, the L2 gradient factor
     double step                 # Adam's bias-corrected step size
+    Py_ssize_t next_rows        # the next minibatch, whose rows the W_0 update
+    const Py_ssize_t* next_order    # prefetches (0 rows: none follows)
+
+
+cdef extern from *:
+    """
+    /* Ask for the cache lines of bytes [p, p + n) to be brought into L2
+       (prefetcht1): a hint that never faults, whose loads go on while the
+       core computes. On x86 as a volatile asm statement: gcc 12 -O1 and up
+       deleted the __builtin_prefetch loop here as dead code. */
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    #define FASTMLP_PREFETCH_L2(address) \
+        __asm__ volatile("prefetcht1 %0" : : "m"(*(const char*) (address)))
+    #elif defined(__GNUC__)
+    #define FASTMLP_PREFETCH_L2(address) __builtin_prefetch((address), 0, 2)
+    #else
+    #define FASTMLP_PREFETCH_L2(address) ((void) (address))
+    #endif
+    static inline void fastmlp_prefetch_l2(const void* p, Py_ssize_t n) {
+        const char* c = (const char*) p;
+        Py_ssize_t b;
+        if (n <= 0) return;
+        for (b = 0; b < n; b += 64) FASTMLP_PREFETCH_L2(c + b);
+        FASTMLP_PREFETCH_L2(c + n - 1);
+    }
+    """
+    void fastmlp_prefetch_l2(const void* p, Py_ssize_t n) noexcept nogil
 
 
 cdef double _now() noexcept nogil:
@@ -175,6 +202,48 @@ cdef double _update(const Hyper* h, const Step* s, floating* params, const float
                     <floating> h.momentum, h.nesterov)
 
 
+# The W_0 update is cut into slices, each after prefetching this many rows of the
+# next minibatch (see _update_first_layer).
+cdef Py_ssize_t PREFETCH_ROWS_PER_SLICE = 4
+
+
+cdef double _update_first_layer(const Hyper* h, const Step* s, floating* params,
+                                const floating* grads, floating* moment_1,
+                                floating* moment_2, Py_ssize_t first, Py_ssize_t count,
+                                const floating* X, const floating* Y, Py_ssize_t n_in,
+                                Py_ssize_t n_out, Py_ssize_t r0, Py_ssize_t r1,
+                                Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+    """The update of this part's rows of W_0 (params[first:first + count]), in slices,
+    each after prefetching PREFETCH_ROWS_PER_SLICE of the rows r0..r1 of the next
+    minibatch that this part will gather: X's columns [c0, c1), and Y.
+
+    The gather reads rows scattered over all of X, from memory: about 40 us a step
+    for 128 rows x 392 float32 inputs, most of it waiting. Prefetched between slices
+    of the update, those reads overlap its arithmetic. 784-256-128-10, batch 128,
+    per thread and epoch: gather 19 -> 6-13 ms, update 17 -> 20-22 ms; epochs 2.2-2.4%
+    faster (interleaved, quiet rounds), batch 32 about 1.5%. 2, 4, 8 or all rows per
+    slice measured alike. Prefetched a step earlier, the rows were no longer in any
+    cache when the gather came (C microbenchmark). Returns sum(w^2) of these weights
+    before the step.
+    """
+    cdef Py_ssize_t n_slices = (r1 - r0 + PREFETCH_ROWS_PER_SLICE - 1) // PREFETCH_ROWS_PER_SLICE
+    cdef Py_ssize_t k, r, row, a, b = 0
+    cdef double sumsq = 0
+    if n_slices <= 0:
+        return _update(h, s, params, grads, moment_1, moment_2, first, count, True)
+    for k in range(n_slices):
+        for r in range(r0 + k * PREFETCH_ROWS_PER_SLICE,
+                       min(r1, r0 + (k + 1) * PREFETCH_ROWS_PER_SLICE)):
+            row = s.next_order[r]
+            fastmlp_prefetch_l2(X + row * n_in + c0, (c1 - c0) * sizeof(floating))
+            fastmlp_prefetch_l2(Y + row * n_out, n_out * sizeof(floating))
+        # slices of whole 16-element blocks (64 bytes in float32)
+        a = b
+        b = count if k == n_slices - 1 else count * (k + 1) // n_slices // 16 * 16
+        sumsq += _update(h, s, params, grads, moment_1, moment_2, first + a, b - a, True)
+    return sumsq
+
+
 cdef enum:
     # What _train_step_part returns
     SEGMENT_DONE = -1   # ran the segment asked for; later segments follow
@@ -228,7 +297,7 @@ cdef Py_ssize_t _train_step_part(
     cdef floating** term_sets = table + 4 * n_layers + 5   # two, each n_parts terms
     cdef floating* terms
     cdef bint by_columns, with_terms
-    cdef Py_ssize_t g0, g1
+    cdef Py_ssize_t g0, g1, r0, r1, c0, c1
     cdef floating** bias_grads = bias_shares   # thread 0's shares are the flat gradient's
     cdef floating* share_p
     cdef floating* delta
@@ -330,9 +399,19 @@ cdef Py_ssize_t _train_step_part(
                            NULL if dropout == NULL or i == 0 else dropout + i - 1)
             # This part's rows of W_i (dW_i's rows just computed), then its share of b_{i-1}.
             share_inputs(i, sizes, part, n_parts, &j0, &j1)
-            sumsq[0] += _update(h, s, params, grads, moment_1, moment_2,
-                                (coefs[i] - params) + j0 * sizes[i + 1],
-                                (j1 - j0) * sizes[i + 1], True)
+            if i == 0:   # a dense X: meanwhile prefetch what this part gathers next
+                if by_columns:
+                    r0, r1, c0, c1 = 0, s.next_rows, g0, g1
+                else:
+                    share(s.next_rows, part, n_parts, &r0, &r1)
+                    c0, c1 = 0, n_in
+                sumsq[0] += _update_first_layer(h, s, params, grads, moment_1, moment_2,
+                                                j0 * sizes[1], (j1 - j0) * sizes[1], X, Y,
+                                                n_in, n_out, r0, r1, c0, c1)
+            else:
+                sumsq[0] += _update(h, s, params, grads, moment_1, moment_2,
+                                    (coefs[i] - params) + j0 * sizes[i + 1],
+                                    (j1 - j0) * sizes[i + 1], True)
             if i > 0:
                 _update(h, s, params, grads, moment_1, moment_2,
                         (intercepts[i - 1] - params) + j0, j1 - j0, False)
@@ -554,6 +633,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 s.rows = min(batch_size, n_samples - start)
                 s.order = &order[start]
                 start += s.rows
+                s.next_rows = min(batch_size, n_samples - start)
+                s.next_order = &order[start] if s.next_rows > 0 else NULL
                 weight_sum = s.rows
                 if weights != NULL:
                     weight_sum = 0
