@@ -60,6 +60,20 @@ def test_floor_script_reports_the_bound_adam_and_the_floor(tmp_path):
     assert "floor (bound + adam/2)" in done.stdout
 
 
+def test_blas_builds_script_times_both_openblas_builds_on_the_step_shapes(tmp_path):
+    out = tmp_path / "blas.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "blas_builds.py"),
+                           "--seconds", "0.002", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert set(result["builds"]) == {"scipy", "numpy"}
+    assert all(build["version"] for build in result["builds"].values())
+    assert len(result["gflops"]) == 5
+    assert all(row["scipy"] > 0 and row["numpy"] > 0 for row in result["gflops"])
+    assert "layer 0 term" in done.stdout and "numpy/scipy" in done.stdout
+
+
 def _fake_run(bound, ours, torch):
     """A bench JSON with one configuration and per-round seconds."""
     times = {"gemm-only bound": bound, "fastmlp": ours, "pytorch": torch}
