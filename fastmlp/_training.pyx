@@ -202,6 +202,20 @@ cdef double _update(const Hyper* h, const Step* s, floating* params, const float
                     <floating> h.momentum, h.nesterov)
 
 
+cdef inline void _input_share(bint by_columns, Py_ssize_t rows, Py_ssize_t part,
+                              Py_ssize_t n_parts, const Py_ssize_t* sizes, Py_ssize_t* r0,
+                              Py_ssize_t* r1, Py_ssize_t* c0, Py_ssize_t* c1) noexcept nogil:
+    """What `part` gathers of a dense minibatch's inputs, rows [r0, r1) x columns
+    [c0, c1): every row's columns of its input units (by_columns), or its rows
+    whole. Targets and sample weights go by rows, share(rows, ...), either way."""
+    if by_columns:
+        r0[0], r1[0] = 0, rows
+        share_inputs(0, sizes, part, n_parts, c0, c1)
+    else:
+        share(rows, part, n_parts, r0, r1)
+        c0[0], c1[0] = 0, sizes[0]
+
+
 # The W_0 update is cut into slices, each after prefetching this many rows of the
 # next minibatch (see _update_first_layer).
 cdef Py_ssize_t PREFETCH_ROWS_PER_SLICE = 4
@@ -212,10 +226,12 @@ cdef double _update_first_layer(const Hyper* h, const Step* s, floating* params,
                                 floating* moment_2, Py_ssize_t first, Py_ssize_t count,
                                 const floating* X, const floating* Y, Py_ssize_t n_in,
                                 Py_ssize_t n_out, Py_ssize_t r0, Py_ssize_t r1,
-                                Py_ssize_t c0, Py_ssize_t c1) noexcept nogil:
+                                Py_ssize_t c0, Py_ssize_t c1, Py_ssize_t y0,
+                                Py_ssize_t y1) noexcept nogil:
     """The update of this part's rows of W_0 (params[first:first + count]), in slices,
     each after prefetching PREFETCH_ROWS_PER_SLICE of the rows r0..r1 of the next
-    minibatch that this part will gather: X's columns [c0, c1), and Y.
+    minibatch that this part will gather: X's columns [c0, c1) (see _input_share),
+    and Y's rows among y0..y1.
 
     The gather reads rows scattered over all of X, from memory: about 40 us a step
     for 128 rows x 392 float32 inputs, most of it waiting. Prefetched between slices
@@ -236,7 +252,8 @@ cdef double _update_first_layer(const Hyper* h, const Step* s, floating* params,
                        min(r1, r0 + (k + 1) * PREFETCH_ROWS_PER_SLICE)):
             row = s.next_order[r]
             fastmlp_prefetch_l2(X + row * n_in + c0, (c1 - c0) * sizeof(floating))
-            fastmlp_prefetch_l2(Y + row * n_out, n_out * sizeof(floating))
+            if y0 <= r < y1:
+                fastmlp_prefetch_l2(Y + row * n_out, n_out * sizeof(floating))
         # slices of whole 16-element blocks (64 bytes in float32)
         a = b
         b = count if k == n_slices - 1 else count * (k + 1) // n_slices // 16 * 16
@@ -297,7 +314,7 @@ cdef Py_ssize_t _train_step_part(
     cdef floating** term_sets = table + 4 * n_layers + 5   # two, each n_parts terms
     cdef floating* terms
     cdef bint by_columns, with_terms
-    cdef Py_ssize_t g0, g1, r0, r1, c0, c1
+    cdef Py_ssize_t r0, r1, c0, c1, lo_next, hi_next
     cdef floating** bias_grads = bias_shares   # thread 0's shares are the flat gradient's
     cdef floating* share_p
     cdef floating* delta
@@ -310,7 +327,6 @@ cdef Py_ssize_t _train_step_part(
     # gathers its columns of every row of the minibatch; otherwise its rows.
     by_columns = (X_indptr == NULL and n_layers > 1
                   and sums_terms(0, sizes, n_parts, sizeof(floating)))
-    share_inputs(0, sizes, part, n_parts, &g0, &g1)
     if segment <= 0:
         if part == 0:
             partials[0] = n_parts   # the team OpenMP gave us may be smaller than asked
@@ -318,13 +334,12 @@ cdef Py_ssize_t _train_step_part(
             blas_threads_local(1)   # the threads are ours: each one's gemms run alone
         sumsq[0] = 0
         # Gather the minibatch into the contiguous buffers: inputs, targets, weights.
-        if by_columns:
-            for r in range(rows):
-                memcpy(xb + r * n_in + g0, X + s.order[r] * n_in + g0,
-                       (g1 - g0) * sizeof(floating))
+        if X_indptr == NULL:
+            _input_share(by_columns, rows, part, n_parts, sizes, &r0, &r1, &c0, &c1)
+            for r in range(r0, r1):
+                memcpy(xb + r * n_in + c0, X + s.order[r] * n_in + c0,
+                       (c1 - c0) * sizeof(floating))
         for r in range(lo, hi):
-            if X_indptr == NULL and not by_columns:
-                memcpy(xb + r * n_in, X + s.order[r] * n_in, n_in * sizeof(floating))
             memcpy(yb + r * n_out, Y + s.order[r] * n_out, n_out * sizeof(floating))
             if sample_weight != NULL:
                 wb[r] = sample_weight[s.order[r]]
@@ -400,14 +415,13 @@ cdef Py_ssize_t _train_step_part(
             # This part's rows of W_i (dW_i's rows just computed), then its share of b_{i-1}.
             share_inputs(i, sizes, part, n_parts, &j0, &j1)
             if i == 0:   # a dense X: meanwhile prefetch what this part gathers next
-                if by_columns:
-                    r0, r1, c0, c1 = 0, s.next_rows, g0, g1
-                else:
-                    share(s.next_rows, part, n_parts, &r0, &r1)
-                    c0, c1 = 0, n_in
+                _input_share(by_columns, s.next_rows, part, n_parts, sizes, &r0, &r1,
+                             &c0, &c1)
+                share(s.next_rows, part, n_parts, &lo_next, &hi_next)
                 sumsq[0] += _update_first_layer(h, s, params, grads, moment_1, moment_2,
-                                                j0 * sizes[1], (j1 - j0) * sizes[1], X, Y,
-                                                n_in, n_out, r0, r1, c0, c1)
+                                                (coefs[0] - params) + j0 * sizes[1],
+                                                (j1 - j0) * sizes[1], X, Y, n_in, n_out,
+                                                r0, r1, c0, c1, lo_next, hi_next)
             else:
                 sumsq[0] += _update(h, s, params, grads, moment_1, moment_2,
                                     (coefs[i] - params) + j0 * sizes[i + 1],

@@ -815,8 +815,6 @@ def test_train_epoch_with_weights_and_dropout_matches_reference(dtype, hidden, n
     assert states["cython"].n_steps == (12 if weights is None else 10)
 
 
-
-
 def test_big_layers_go_by_columns_and_small_ones_as_sums_of_terms():
     ways = {(tuple(sizes), n_parts, itemsize): _network.hidden_layer_ways(
                 np.array(sizes, dtype=np.intp), n_parts, itemsize)
