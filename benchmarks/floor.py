@@ -4,8 +4,8 @@ Every training step must run the layer gemms (the gemm-only bound) and one Adam
 pass that reads p, g, m, v and writes p, m, v for every parameter. This script
 times both alone, interleaved with a fastmlp epoch and the PyTorch loop, and
 prints the floor (bound + Adam pass on 2 threads, assumed to scale perfectly:
-an optimistic floor) next to the speed-ups the performance issue asks for:
-a target that needs fastmlp below the floor cannot be met by this design.
+an optimistic floor) next to the project's speed targets over PyTorch: a target
+that needs fastmlp below the floor cannot be met by this design.
 
     OPENBLAS_CORETYPE=Haswell python benchmarks/floor.py --config 256,128/128/float32
 """
@@ -17,8 +17,9 @@ import time
 import numpy as np
 
 from fastmlp import benchmark
-from fastmlp._layout import staggered_empty
-from fastmlp._optimizers import adam_step_twin
+from fastmlp._engine.layout import staggered_empty
+from fastmlp._engine.registry import OPTIMIZERS
+from fastmlp._kernels.optimizers import update_twin
 
 
 def adam_epoch(n_params, n_steps, dtype):
@@ -29,8 +30,9 @@ def adam_epoch(n_params, n_steps, dtype):
     params[:], grads[:] = rng.rand(n_params), rng.rand(n_params)
     m[:], v[:] = 0, 0
     start = time.perf_counter()
-    for _ in range(n_steps):
-        adam_step_twin(params, grads, m, v, n_params, 1e-4, 1e-3, 0.9, 0.999, 1e-8)
+    adam = OPTIMIZERS["adam"].code
+    for t in range(1, n_steps + 1):
+        update_twin(adam, params, grads, [m, v], True, 1e-4, 1e-3, [0.9, 0.999, 1e-8], t)
     return time.perf_counter() - start
 
 

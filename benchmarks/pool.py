@@ -1,4 +1,4 @@
-"""Pool several runs of ``fastmlp bench --json``: the performance issue's targets, run
+"""Pool several runs of ``fastmlp bench --json``: the project's speed targets, run
 by run and over all their rounds.
 
 One run's medians swing with the machine (see the README), so this script reads the

@@ -1,4 +1,4 @@
-"""Epoch time of each contender on the configurations of the performance issue."""
+"""Epoch time of each contender on the four benchmark configurations."""
 import numpy as np
 import pytest
 

@@ -2,8 +2,8 @@
 
 >>> from fastmlp import MLPClassifier
 """
-from fastmlp._classifier import MLPClassifier
-from fastmlp._regressor import MLPRegressor
+from fastmlp._estimators.classifier import MLPClassifier
+from fastmlp._estimators.regressor import MLPRegressor
 
 __version__ = "0.1.0"
 __all__ = ["MLPClassifier", "MLPRegressor", "load", "__version__"]
@@ -23,5 +23,5 @@ def load(path):
     -------
     model : MLPClassifier or MLPRegressor
     """
-    from fastmlp._persistence import load as _load
+    from fastmlp._estimators.persistence import load as _load
     return _load(path)

@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from fastmlp import reference
-from fastmlp._codes import LOSS_FOR_OUTPUT
+from fastmlp._engine.registry import LOSS_FOR_OUTPUT
 
 __all__ = ["plot_network", "plot_backprop", "plot_training", "plot_confusion_matrix",
            "plot_first_layer_weights", "activation_gradients", "confusion_matrix",
@@ -166,8 +166,15 @@ def activation_gradients(model, x, y):
         grad_a = delta @ coefs[i].T                                   # dL/da of layer i
         grads[i] = grad_a[0]
         if i > 0:
-            delta = grad_a * reference.DERIVATIVES[activation](acts[i][None, :])
+            delta = grad_a * _derivative(model, acts, i)
     return acts, grads, loss
+
+
+def _derivative(model, acts, layer):
+    """act'(z) of hidden layer `layer` for one example (acts[layer] = act(z))."""
+    coefs, intercepts, activation, _ = _network(model)
+    z = acts[layer - 1] @ coefs[layer - 1] + intercepts[layer - 1]
+    return reference.DERIVATIVES[activation](z, acts[layer])
 
 
 def confusion_matrix(y_true, y_pred, labels=None):
@@ -566,8 +573,7 @@ def plot_backprop(model, x, y, *, image_shape=None, output_names=None, max_neuro
         ys, radius = _signed_neurons(canvas, layer, push[layer], units, rings=rings,
                                      absolute=last and is_classifier)
         # the weight update of this example: -dL/dW[i, j] = -a_i * delta_j
-        delta = grads[layer] if last else \
-            grads[layer] * reference.DERIVATIVES[activation](acts[layer])
+        delta = grads[layer] if last else grads[layer] * _derivative(model, acts, layer)
         source = shown[layer - 1]
         update = -acts[layer - 1][source, None] * delta[None, units]
         pairs = _strongest(update, edges_per_neuron)

@@ -10,7 +10,8 @@ the kernels and with scikit-learn's MLP):
   outputs for the identity output; the minibatch loss is
   ``(sum_i w_i loss_i + 0.5 * alpha * sum(W**2)) / sum_i w_i`` (w = sample weights, 1
   by default);
-* derivatives of the hidden activations are taken from their outputs;
+* the derivative of a hidden activation is computed from what the kernels compute it
+  from: its output a = act(z), or its pre-activation z;
 * inverted dropout keeps unit j of minibatch row r when a hash of the step key and
   the counter ``r * (all hidden units) + (the layer's first unit) + j`` is at
   least ``rate * 2**32`` (see `dropout_mask`).
@@ -18,7 +19,6 @@ the kernels and with scikit-learn's MLP):
 import numpy as np
 
 LEAKY_SLOPE = 0.01
-DIVERGED = 2   # train_epoch's status when a minibatch loss was not finite (as the kernels)
 
 
 def _logistic(z):
@@ -43,14 +43,15 @@ ACTIVATIONS = {
     "exp": np.exp,
 }
 
-# d act / d z, written in terms of the output a = act(z)
+# d act / d z of the hidden activations, given z and a = act(z): each reads the one
+# its kernel reads (see _kernels/activations.pyx.tp), so that both compute alike.
 DERIVATIVES = {
-    "identity": lambda a: np.ones_like(a),
-    "relu": lambda a: (a > 0).astype(a.dtype),
-    "tanh": lambda a: 1 - a * a,
-    "logistic": lambda a: a * (1 - a),
-    "leaky_relu": lambda a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype),
-    "elu": lambda a: np.where(a > 0, 1, a + 1).astype(a.dtype),
+    "identity": lambda z, a: np.ones_like(a),
+    "relu": lambda z, a: (a > 0).astype(a.dtype),
+    "tanh": lambda z, a: 1 - a * a,
+    "logistic": lambda z, a: a * (1 - a),
+    "leaky_relu": lambda z, a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype),
+    "elu": lambda z, a: np.where(a > 0, 1, a + 1).astype(a.dtype),
 }
 
 
@@ -98,14 +99,22 @@ def forward(coefs, intercepts, X, activation, out_activation, masks=None, rates=
 
     With dropout masks, each hidden output is multiplied by mask / (1 - rate).
     """
-    acts = [X]
+    return forward_pass(coefs, intercepts, X, activation, out_activation, masks, rates)[0]
+
+
+def forward_pass(coefs, intercepts, X, activation, out_activation, masks=None, rates=None):
+    """(acts, zs): the activations of every layer (as `forward`), and each layer's
+    pre-activation z = A @ W + b."""
+    acts, zs = [X], []
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
         last = i == len(coefs) - 1
-        a = ACTIVATIONS[out_activation if last else activation](acts[-1] @ W + b)
+        z = acts[-1] @ W + b
+        a = ACTIVATIONS[out_activation if last else activation](z)
         if masks is not None and not last:
             a = np.where(masks[i], a / a.dtype.type(1 - rates[i]), 0).astype(a.dtype)
         acts.append(a)
-    return acts
+        zs.append(z)
+    return acts, zs
 
 
 def per_sample_losses(Y, P, loss):
@@ -140,7 +149,7 @@ def output_delta(Y, P, loss, sample_weight=None):
     return delta
 
 
-def backward(coefs, acts, delta, activation, masks=None, rates=None):
+def backward(coefs, acts, zs, delta, activation, masks=None, rates=None):
     """Gradients (coef_grads, intercept_grads) from the output delta, without L2."""
     n = len(coefs)
     coef_grads, intercept_grads = [None] * n, [None] * n
@@ -150,10 +159,10 @@ def backward(coefs, acts, delta, activation, masks=None, rates=None):
         if i > 0:
             a = acts[i]
             if masks is None:
-                delta = (delta @ coefs[i].T) * DERIVATIVES[activation](a)
+                delta = (delta @ coefs[i].T) * DERIVATIVES[activation](zs[i - 1], a)
             else:   # the stored output is act * mask / keep
                 keep = a.dtype.type(1 - rates[i - 1])
-                factor = DERIVATIVES[activation](a * keep) / keep
+                factor = DERIVATIVES[activation](zs[i - 1], a * keep) / keep
                 delta = np.where(masks[i - 1], (delta @ coefs[i].T) * factor,
                                  0).astype(a.dtype)
     return coef_grads, intercept_grads
@@ -162,10 +171,10 @@ def backward(coefs, acts, delta, activation, masks=None, rates=None):
 def loss_and_gradient(coefs, intercepts, X, Y, activation, out_activation, loss, alpha,
                       sample_weight=None):
     """Mean loss with the L2 penalty, and its gradient (coef_grads, intercept_grads)."""
-    acts = forward(coefs, intercepts, X, activation, out_activation)
+    acts, zs = forward_pass(coefs, intercepts, X, activation, out_activation)
     weight_sum = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
     delta = output_delta(Y, acts[-1], loss, sample_weight)
-    coef_grads, intercept_grads = backward(coefs, acts, delta, activation)
+    coef_grads, intercept_grads = backward(coefs, acts, zs, delta, activation)
     sumsq = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
     value = (per_sample_loss_sum(Y, acts[-1], loss, sample_weight)
              + 0.5 * alpha * sumsq) / weight_sum
@@ -174,9 +183,26 @@ def loss_and_gradient(coefs, intercepts, X, Y, activation, out_activation, loss,
 
 
 # --- optimizers ----------------------------------------------------------------------
+# Each updates lists of arrays (the layers' weights, then their biases) in place, given
+# its state arrays by the names of its kernel's table line (_kernels/optimizers.h), the
+# step number t (1, 2, ...), the learning rate, which arrays are weights, and its
+# hyper-parameters by the estimator's names. The gradients hold the L2 term already.
 
-def adam_update(params, grads, m, v, t, learning_rate, beta_1, beta_2, epsilon):
-    """One Adam step in place on lists of arrays; t is the step number (1, 2, ...)."""
+def sgd_update(params, grads, velocity, *, t, learning_rate, is_weight, momentum,
+               nesterovs_momentum):
+    """SGD with momentum (optionally Nesterov's)."""
+    for p, g, vel in zip(params, grads, velocity):
+        vel *= momentum
+        vel -= learning_rate * g
+        if nesterovs_momentum:
+            p += momentum * vel - learning_rate * g
+        else:
+            p += vel
+
+
+def adam_update(params, grads, m, v, *, t, learning_rate, is_weight, beta_1, beta_2,
+                epsilon):
+    """Adam, its bias correction folded into the step size."""
     step = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
     for p, g, m_i, v_i in zip(params, grads, m, v):
         m_i *= beta_1
@@ -186,33 +212,26 @@ def adam_update(params, grads, m, v, t, learning_rate, beta_1, beta_2, epsilon):
         p -= step * m_i / (np.sqrt(v_i) + epsilon)
 
 
-def sgd_update(params, grads, velocities, learning_rate, momentum, nesterov):
-    """One SGD step with momentum (optionally Nesterov's) in place on lists of arrays."""
-    for p, g, vel in zip(params, grads, velocities):
-        vel *= momentum
-        vel -= learning_rate * g
-        if nesterov:
-            p += momentum * vel - learning_rate * g
-        else:
-            p += vel
+OPTIMIZERS = {"sgd": sgd_update, "adam": adam_update}
 
 
 # --- one epoch -----------------------------------------------------------------------
 
-def train_epoch(coefs, intercepts, moment_1, moment_2, X, Y, sample_weight, order, config,
-                adam_t, n_steps):
+def train_epoch(coefs, intercepts, optimizer_state, X, Y, sample_weight, order, config,
+                t, n_steps):
     """One epoch of minibatch training in place; the same contract as the Cython engine.
 
-    `moment_1` / `moment_2` are lists of arrays shaped like coefs + intercepts
-    (Adam's m and v, or SGD's velocity and an unused list). `config` holds
+    `optimizer_state` maps the optimizer's state names to lists of arrays shaped like
+    coefs + intercepts. `config` is a TrainingConfig (fastmlp/_engine/config.py):
     batch_size, activation, out_activation, loss, solver, alpha, learning_rate,
-    momentum, nesterov, beta_1, beta_2, epsilon, dropout (None or a rate per hidden
-    layer) and dropout_seed. Returns ``(loss_sum, steps, adam_t, status)`` with
-    status 0, or DIVERGED when a minibatch loss was not finite (that step is then
-    not applied). A minibatch whose weights sum to 0 is skipped.
+    optimizer_params, dropout (None or a rate per hidden layer) and dropout_seed.
+    Returns ``(loss_sum, steps, t, diverged)``, diverged being True when a minibatch
+    loss was not finite (that step is then not applied, nor any after it). A
+    minibatch whose weights sum to 0 is skipped.
     """
     c = config
     params = list(coefs) + list(intercepts)
+    is_weight = [True] * len(coefs) + [False] * len(intercepts)
     widths = [W.shape[1] for W in coefs[:-1]]
     loss_sum, steps = 0.0, 0
     for start in range(0, len(order), c.batch_size):
@@ -224,24 +243,22 @@ def train_epoch(coefs, intercepts, moment_1, moment_2, X, Y, sample_weight, orde
             continue
         masks = None if c.dropout is None else dropout_masks(
             step_key(c.dropout_seed, n_steps), c.dropout, len(rows), widths)
-        acts = forward(coefs, intercepts, xb, c.activation, c.out_activation, masks, c.dropout)
+        acts, zs = forward_pass(coefs, intercepts, xb, c.activation, c.out_activation,
+                                masks, c.dropout)
         batch_loss = per_sample_loss_sum(yb, acts[-1], c.loss, wb)
         if not np.isfinite(batch_loss):
-            return loss_sum, steps, adam_t, DIVERGED
+            return loss_sum, steps, t, True
         delta = output_delta(yb, acts[-1], c.loss, wb)
-        coef_grads, intercept_grads = backward(coefs, acts, delta, c.activation, masks,
+        coef_grads, intercept_grads = backward(coefs, acts, zs, delta, c.activation, masks,
                                                c.dropout)
         sumsq = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
         coef_grads = [g + W.dtype.type(c.alpha / weight_sum) * W
                       for g, W in zip(coef_grads, coefs)]
-        grads = coef_grads + intercept_grads
-        if c.solver == "adam":
-            adam_t += 1
-            adam_update(params, grads, moment_1, moment_2, adam_t, c.learning_rate,
-                        c.beta_1, c.beta_2, c.epsilon)
-        else:
-            sgd_update(params, grads, moment_1, c.learning_rate, c.momentum, c.nesterov)
+        t += 1
+        OPTIMIZERS[c.solver](params, coef_grads + intercept_grads, **optimizer_state, t=t,
+                             learning_rate=c.learning_rate, is_weight=is_weight,
+                             **c.optimizer_params)
         n_steps += 1
         loss_sum += (batch_loss + 0.5 * c.alpha * sumsq) * len(rows) / weight_sum
         steps += 1
-    return loss_sum, steps, adam_t, 0
+    return loss_sum, steps, t, False

@@ -10,7 +10,7 @@ import pytest
 
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
-from fastmlp._persistence import load, save
+from fastmlp._estimators.persistence import load, save
 from fastmlp.exceptions import ConvergenceWarning, NotFittedError
 
 HEADER = "__fastmlp__.json"
@@ -72,6 +72,10 @@ def assert_same_value(expected, got, name):
         assert type(got) is type(expected) and len(got) == len(expected), name
         for i, (a, b) in enumerate(zip(expected, got)):
             assert_same_value(a, b, f"{name}[{i}]")
+    elif isinstance(expected, dict):   # e.g. the optimizer's state arrays by name
+        assert type(got) is type(expected) and list(got) == list(expected), name
+        for key in expected:
+            assert_same_value(expected[key], got[key], f"{name}[{key!r}]")
     elif hasattr(expected, "__dict__") and not callable(expected):   # e.g. a solver state
         assert type(got) is type(expected), name
         assert_same_attributes(expected, got, prefix=name)

@@ -1,0 +1,64 @@
+"""The one configuration of a training run, shared by both engines."""
+from dataclasses import dataclass
+from typing import Optional
+
+from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES, OPTIMIZERS
+
+
+@dataclass
+class TrainingConfig:
+    """Everything an epoch needs besides the data and the trained state.
+
+    Set once per fit from the estimator's parameters; a learning-rate schedule
+    changes `learning_rate` between epochs. The NumPy engine reads the names, the
+    Cython engine the codes (the properties below, from the registry).
+    """
+
+    activation: str                  # the hidden layers' (registry.ACTIVATIONS)
+    out_activation: str              # the output layer's; it decides the loss
+    solver: str                      # an optimizer (registry.OPTIMIZERS)
+    alpha: float                     # L2 penalty, 0.5 alpha ||W||^2 / sum of weights
+    learning_rate: float             # this epoch's
+    optimizer_params: dict           # the optimizer's hyper-parameters, by name
+    batch_size: int
+    dropout: Optional[tuple] = None  # a rate per hidden layer
+    dropout_seed: int = 0            # with the step number, keys the dropout masks
+    bound_blas: bool = False         # the user bounded the threads: BLAS too
+
+    @classmethod
+    def from_params(cls, params, out_activation, batch_size, dropout=None, dropout_seed=0):
+        """The configuration an estimator with get_params() `params` trains with."""
+        solver = params["solver"]
+        return cls(activation=params["activation"], out_activation=out_activation,
+                   solver=solver, alpha=params["alpha"],
+                   learning_rate=params["learning_rate_init"],
+                   optimizer_params={name: params[name]
+                                     for name in OPTIMIZERS[solver].hyper},
+                   batch_size=batch_size, dropout=dropout, dropout_seed=dropout_seed,
+                   bound_blas=params["n_threads"] is not None)
+
+    @property
+    def loss(self):
+        return LOSS_FOR_OUTPUT[self.out_activation]
+
+    @property
+    def hidden_code(self):
+        return ACTIVATIONS[self.activation].code
+
+    @property
+    def out_code(self):
+        return ACTIVATIONS[self.out_activation].code
+
+    @property
+    def loss_code(self):
+        return LOSSES[self.loss].code
+
+    @property
+    def optimizer_code(self):
+        return OPTIMIZERS[self.solver].code
+
+    @property
+    def optimizer_hyper(self):
+        """The optimizer's hyper-parameters as numbers, in its kernel's order."""
+        return tuple(float(self.optimizer_params[name])
+                     for name in OPTIMIZERS[self.solver].hyper)

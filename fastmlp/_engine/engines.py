@@ -1,0 +1,118 @@
+"""The two interchangeable engines behind the estimators: Cython and NumPy.
+
+Both run one training epoch in place on the same flat state (state.py) with the same
+configuration (config.py), and compute the same forward pass, so every test and
+benchmark can run either.
+"""
+import numpy as np
+
+from fastmlp import reference
+from fastmlp._engine import threads
+from fastmlp._engine.layout import aligned_empty, staggered_empty
+from fastmlp._engine.registry import ACTIVATIONS, TEAM_MODES, Status
+from fastmlp._engine.state import GRADS_SLOT
+from fastmlp._kernels import epoch, predict, step
+
+
+class CythonEngine:
+    """The fused kernels: an epoch and a prediction each run without the GIL.
+
+    Parameters
+    ----------
+    layout : ParameterLayout
+    config : TrainingConfig
+    dtype : numpy dtype of the parameters and data
+    n_threads : int or None
+        The team size for a step; None: chosen by team_size.
+    dense_input : bool
+        False for a CSR X, which the kernels read in place (no input batch buffer).
+    team_mode : {'adaptive', 'always', 'serial'} or None
+        How a step with several parts runs (common.TeamMode); None: 'always' when the
+        user bounded the threads, else 'adaptive'.
+    """
+
+    name = "cython"
+
+    def __init__(self, layout, config, dtype, n_threads=None, dense_input=True,
+                 team_mode=None):
+        self.layout = layout
+        self.n_threads = (self.team_size(layout, config.batch_size) if n_threads is None
+                          else n_threads)
+        if team_mode is None:
+            team_mode = "always" if config.bound_blas else "adaptive"
+        self.team_mode = TEAM_MODES[team_mode]
+        # Allocated once per fit and reused by every epoch.
+        self.grads = staggered_empty(layout.n_params, dtype, GRADS_SLOT)
+        # the adaptive team's last choice and next probe time, kept across epochs
+        self.probe_memory = [True, -1.0]
+        # cache-line aligned: the parts' shares of its buffers start on line boundaries
+        self.workspace = aligned_empty(step.workspace_length(
+            layout.sizes, config.batch_size, self.n_threads, np.dtype(dtype).itemsize,
+            config.hidden_code, dense_input), dtype)
+
+    # A team pays a few barriers per step (microseconds on idle cores, a scheduler
+    # tick on busy ones): below TEAM_MIN_FLOPS per step one thread is faster. Since
+    # the team splits hidden layers by units (each thread packs only its columns of
+    # W) and updates the parameters inside the backward pass, it also beats BLAS's
+    # own threads on the largest steps measured, so TEAM_MAX_FLOPS only keeps
+    # unmeasured sizes with BLAS (benchmarks/README.md has the measurements).
+    TEAM_MIN_FLOPS = 4e6
+    TEAM_MAX_FLOPS = 1e10
+
+    @classmethod
+    def team_size(cls, layout, batch_size):
+        """Threads for a step: every core for mid-sized steps, else one (BLAS threads)."""
+        fan_in, fan_out = layout.sizes[:-1], layout.sizes[1:]
+        flops = 2 * batch_size * 3 * float(np.sum(fan_in * fan_out))  # fwd, dW, delta
+        if cls.TEAM_MIN_FLOPS <= flops < cls.TEAM_MAX_FLOPS:
+            return threads.kernel_threads()
+        return 1
+
+    def train_epoch(self, state, X, Y, sample_weight, order, config):
+        """One epoch in place on `state`; returns (loss_sum, diverged)."""
+        loss_sum, steps, state.t, status = epoch.train_epoch(
+            state.params, self.grads, list(state.optimizer_state.values()), X, Y,
+            sample_weight, order, self.layout.sizes, self.workspace, config, self.n_threads,
+            self.team_mode, self.probe_memory, state.t, state.n_steps)
+        state.n_steps += steps
+        return loss_sum, status == Status.DIVERGED
+
+    @staticmethod
+    def predict(coefs, intercepts, X, activation, out_activation):
+        out = np.empty((X.shape[0], coefs[-1].shape[1]), dtype=coefs[0].dtype)
+        predict.predict_forward(coefs, intercepts, X, out, ACTIVATIONS[activation].code,
+                                ACTIVATIONS[out_activation].code)
+        return out
+
+
+class NumpyEngine:
+    """The readable reference (fastmlp.reference), on views of the same flat state."""
+
+    name = "numpy"
+
+    def __init__(self, layout, config, dtype, n_threads=None, dense_input=True,
+                 team_mode=None):
+        self.layout = layout
+
+    def train_epoch(self, state, X, Y, sample_weight, order, config):
+        """One epoch in place on `state`; returns (loss_sum, diverged)."""
+        coefs, intercepts = self.layout.views(state.params)
+        optimizer_state = {name: self._per_layer(array)
+                           for name, array in state.optimizer_state.items()}
+        loss_sum, steps, state.t, diverged = reference.train_epoch(
+            coefs, intercepts, optimizer_state, X, Y, sample_weight, order, config,
+            state.t, state.n_steps)
+        state.n_steps += steps
+        return loss_sum, diverged
+
+    def _per_layer(self, flat):
+        coefs, intercepts = self.layout.views(flat)
+        return coefs + intercepts
+
+    @staticmethod
+    def predict(coefs, intercepts, X, activation, out_activation):
+        return np.asarray(reference.forward(coefs, intercepts, X, activation,
+                                            out_activation)[-1])
+
+
+ENGINES = {"cython": CythonEngine, "numpy": NumpyEngine}

@@ -1,0 +1,96 @@
+"""Who runs the threads: BLAS, or fastmlp's OpenMP workers; never both on the same work.
+
+With several threads, fastmlp splits each minibatch across its own OpenMP threads
+and makes every one of them call BLAS single-threaded, through OpenBLAS's
+per-thread setting `openblas_set_num_threads_local` (OpenBLAS >= 0.3.27, what scipy's
+wheels ship). It is looked up here, in the OpenBLAS that scipy's cython_blas calls.
+Where it cannot be found (another BLAS, another platform), fastmlp runs its kernels
+on one thread and lets BLAS thread the gemms.
+"""
+import contextlib
+import ctypes
+import os
+
+import scipy.linalg.cython_blas  # noqa: F401  (load scipy's BLAS before looking for it)
+
+from fastmlp._kernels import blas
+
+_SET_LOCAL = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local")
+
+
+def _scipy_blas_libraries():
+    """Paths of the loaded shared libraries that look like scipy's OpenBLAS."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return []
+    scipy_dir = os.path.dirname(os.path.dirname(os.path.dirname(scipy.linalg.__file__)))
+    # scipy's wheels keep their OpenBLAS in site-packages/scipy.libs; numpy has its own
+    return sorted(p for p in paths if os.path.basename(os.path.dirname(p)).startswith("scipy")
+                  and os.path.dirname(os.path.dirname(p)) == scipy_dir) or sorted(paths)
+
+
+def _find_set_threads_local():
+    for path in _scipy_blas_libraries():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _SET_LOCAL:
+            function = getattr(library, name, None)
+            if function is not None:
+                return ctypes.cast(function, ctypes.c_void_p).value or 0
+    return 0
+
+
+blas.set_threads_local_function(_find_set_threads_local())
+
+
+def available_cores():
+    """Cores this process may run on (honours CPU affinity and OMP_NUM_THREADS)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    if limit.isdigit() and int(limit) > 0:
+        cores = min(cores, int(limit))
+    return max(cores, 1)
+
+
+def can_bound_blas():
+    """True when fastmlp can keep BLAS to a given thread count on each of its threads."""
+    return blas.has_threads_local()
+
+
+def kernel_threads():
+    """How many threads fastmlp's kernels split a minibatch across (1: BLAS threads)."""
+    return available_cores() if can_bound_blas() else 1
+
+
+class _BoundedBlas:
+    """Context: the calling thread's BLAS on n_threads threads, restored on exit."""
+
+    def __init__(self, n_threads):
+        self.n_threads = n_threads
+
+    def __enter__(self):
+        self.previous = blas.set_threads_local(self.n_threads)
+
+    def __exit__(self, *exc_info):
+        blas.set_threads_local(self.previous)
+
+
+_AS_IT_IS = contextlib.nullcontext()
+
+
+def bounded_blas(n_threads):
+    """A context bounding BLAS to n_threads on the calling thread (None: as it is).
+
+    The unbounded case returns one shared no-op context: predict's single-row path
+    pays no setup for it.
+    """
+    if n_threads is None or not can_bound_blas():
+        return _AS_IT_IS
+    return _BoundedBlas(n_threads)

@@ -1,0 +1,518 @@
+"""What MLPClassifier and MLPRegressor share: the fit loops and the forward pass.
+
+A fit validates everything first, then trains on a private flat state (see
+fastmlp/_engine/state.py) and publishes the fitted attributes all at once after every epoch,
+so the model always holds whole epochs: Ctrl-C keeps the last one, and an error
+(a diverging loss) puts back what the model held before the fit.
+"""
+import time
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+
+from fastmlp import reference
+from fastmlp._engine import threads
+from fastmlp._engine.config import TrainingConfig
+from fastmlp._engine.engines import ENGINES
+from fastmlp._engine.layout import ParameterLayout, glorot_uniform
+from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES
+from fastmlp._engine.state import TrainingState
+from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, EstimatorBase
+from fastmlp._estimators.validation import (all_finite, check_dropout,
+                                            check_hyperparameters, check_is_fitted,
+                                            check_sample_weight, check_X, check_y)
+from fastmlp._kernels import gradient
+from fastmlp._kernels.row_predict import RowPlan, RowPredictor
+from fastmlp.callbacks import ProgressBar
+from fastmlp.exceptions import ConvergenceWarning, DivergenceError
+
+
+def check_random_state(seed):
+    """A RandomState from None (numpy's global one), an int, or a RandomState."""
+    if seed is None:
+        return np.random.mtrand._rand
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        return np.random.RandomState(seed)
+    raise ValueError(f"random_state must be None, an int or a numpy RandomState; got {seed!r}")
+
+
+def feature_names(X):
+    """The column names of a DataFrame-like X when they are all strings, else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None:
+        return None
+    names = np.asarray(list(columns), dtype=object)
+    return names if len(names) and all(isinstance(n, str) for n in names) else None
+
+
+class BaseMultilayerPerceptron(EstimatorBase):
+    """Shared fit loops and forward pass; see MLPClassifier for the parameters.
+
+    X may be a scipy.sparse matrix (any format; used as CSR): the first layer then
+    reads its rows in place, and X is never densified.
+    """
+
+    # Private state that belongs to a fitted model (saved by model.save).
+    _persisted_private_attributes = ()
+
+    def _store_params(self, arguments):
+        """__init__ stores its arguments as they are, scikit-learn's rule (no checks:
+        fit validates)."""
+        for name, value in arguments.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    # --- fitting -------------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False,
+             classes=None):
+        hidden = check_hyperparameters(self.get_params(), ENGINES)
+        if incremental and self.solver == "lbfgs":
+            raise ValueError("partial_fit needs a stochastic solver ('adam' or 'sgd'), "
+                             "not 'lbfgs'")
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        fitted = hasattr(self, "coefs_")
+        first_pass = not fitted or (not self.warm_start and not incremental)
+        names = feature_names(X)
+        X = check_X(X, dtype=None if first_pass else self.coefs_[0].dtype,
+                    n_features=None if first_pass else self.n_features_in_,
+                    estimator_name=type(self).__name__)
+        y = check_y(y, X, type(self).__name__)
+        Y, out_activation, target_attributes = self._encode_targets(
+            y, X.dtype, first_pass, incremental, classes)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], X.dtype)
+        sample_weight = self._weigh_classes(y, sample_weight, X.dtype, incremental)
+        if not first_pass:
+            self._check_layers(hidden)
+        # One random state for the initial weights, then the validation split, then
+        # the shuffling: scikit-learn's order, so the same seed gives its model.
+        rng = check_random_state(self.random_state)
+        layout = ParameterLayout([X.shape[1], *hidden, Y.shape[1]])
+        params = self._initial_parameters(layout, rng, X.dtype, first_pass)
+        validation = self._validation_data(X, Y, sample_weight, X_val, y_val, out_activation,
+                                           target_attributes, rng)
+        if validation is not None and validation.split:
+            X, Y, sample_weight = validation.train
+
+        before = dict(self.__dict__)
+        try:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, Y, sample_weight, validation, layout, params,
+                                out_activation, target_attributes, names)
+            else:
+                self._fit_stochastic(X, Y, sample_weight, validation, layout, params, rng,
+                                     out_activation, first_pass, incremental,
+                                     target_attributes, names)
+        except DivergenceError:
+            self.__dict__.clear()
+            self.__dict__.update(before)   # the model as it was before this fit
+            raise
+        return self
+
+    def _check_layers(self, hidden):
+        widths = tuple(c.shape[1] for c in self.coefs_[:-1])
+        if widths != hidden:
+            raise ValueError(f"hidden_layer_sizes is {hidden} but the fitted model has "
+                             f"{widths}; warm_start and partial_fit need the same layers")
+
+    def _initial_parameters(self, layout, rng, dtype, first_pass):
+        if first_pass:
+            return glorot_uniform(layout, self.activation, rng, dtype)
+        return layout.pack(self.coefs_, self.intercepts_, dtype)
+
+    def _common_attributes(self, layout, X, Y, out_activation, target_attributes, names):
+        attributes = dict(n_features_in_=X.shape[1], n_layers_=layout.n_layers + 1,
+                          n_outputs_=Y.shape[1], out_activation_=out_activation,
+                          _row_predictor=RowPredictor(), **target_attributes)
+        if names is not None:
+            attributes["feature_names_in_"] = names
+        elif "feature_names_in_" in self.__dict__:
+            del self.feature_names_in_
+        return attributes
+
+    def _engine(self, layout, config, X):
+        n_threads = self.n_threads
+        if n_threads is not None and not threads.can_bound_blas():
+            n_threads = 1
+        return ENGINES[self.engine](layout, config, X.dtype, n_threads=n_threads,
+                                    dense_input=not scipy.sparse.issparse(X))
+
+    # --- minibatch solvers (sgd, adam) ----------------------------------------------
+
+    def _batch_size(self, n_samples):
+        if isinstance(self.batch_size, str):   # 'auto'
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(f"Got batch_size={self.batch_size} > n_samples={n_samples}; "
+                          "it is clipped to n_samples.")
+        return min(self.batch_size, n_samples)
+
+    def _start_training(self, X, Y, layout, params, rng, out_activation, first_pass=True,
+                        incremental=False):
+        """Everything one stochastic fit needs, allocated once: state, engine, order."""
+        n_samples = X.shape[0]
+        previous = getattr(self, "_solver_state", None)
+        if incremental and not first_pass and previous is not None \
+                and previous.solver == self.solver and previous.params.shape == params.shape \
+                and previous.params.dtype == X.dtype:
+            state = previous                    # partial_fit goes on with its optimizer
+            np.copyto(state.params, params)     # and with coefs_ as they are now
+        else:
+            state = TrainingState(params, self.solver)
+        dropout = check_dropout(self.dropout, layout.n_layers - 1)
+        config = TrainingConfig.from_params(
+            self.get_params(), out_activation, self._batch_size(n_samples), dropout,
+            dropout_seed=int(rng.randint(2**62)) if dropout is not None else 0)
+        if incremental and not first_pass:
+            config.learning_rate = getattr(self, "_learning_rate", self.learning_rate_init)
+        return SimpleNamespace(
+            layout=layout, rng=rng, state=state, config=config, shuffle=self.shuffle,
+            engine=self._engine(layout, config, X), order=np.arange(n_samples, dtype=np.intp))
+
+    @staticmethod
+    def _run_epoch(training, X, Y, sample_weight=None):
+        """One epoch in place on training.state; returns the epoch's mean loss."""
+        if training.shuffle:
+            training.rng.shuffle(training.order)   # in place, as scikit-learn: same order
+        loss_sum, diverged = training.engine.train_epoch(
+            training.state, X, Y, sample_weight, training.order, training.config)
+        if diverged:
+            raise DivergenceError(
+                "the training loss became NaN or infinite; try a smaller "
+                "learning_rate_init or scaling X. The model was left as it was before fit.")
+        return loss_sum / X.shape[0]
+
+    def _fit_stochastic(self, X, Y, sample_weight, validation, layout, params, rng,
+                        out_activation, first_pass, incremental, target_attributes, names):
+        training = self._start_training(X, Y, layout, params, rng, out_activation, first_pass,
+                                        incremental)
+        state = training.state
+        restart = first_pass
+        history = SimpleNamespace(
+            loss_curve=[] if restart else list(getattr(self, "loss_curve_", [])),
+            t=0 if restart else getattr(self, "t_", 0),
+            best_loss=np.inf if restart else getattr(self, "best_loss_", np.inf),
+            no_improvement=0 if restart else getattr(self, "_no_improvement_count", 0),
+            validation_scores=[] if restart else list(getattr(self, "validation_scores_",
+                                                               None) or []),
+            validation_losses=[] if restart else list(getattr(self, "validation_loss_curve_",
+                                                               None) or []),
+            best_validation=None, best_validation_score=None, best_params=None, n_iter=0)
+        if validation is not None and validation.monitor:
+            history.best_loss = None   # scikit-learn: no best_loss_ under early stopping
+        callbacks = list(self.callbacks or [])
+        if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
+            callbacks.append(ProgressBar())
+        common = self._common_attributes(layout, X, Y, out_activation, target_attributes, names)
+
+        def publish(params):
+            coefs, intercepts = layout.unpack(params)
+            attributes = dict(
+                common, coefs_=coefs, intercepts_=intercepts,
+                loss_=history.loss_curve[-1] if history.loss_curve else None,
+                loss_curve_=list(history.loss_curve), best_loss_=history.best_loss,
+                n_iter_=history.n_iter, t_=history.t,
+                _no_improvement_count=history.no_improvement,
+                _learning_rate=training.config.learning_rate, _solver_state=state)
+            if validation is not None:
+                attributes.update(validation_scores_=list(history.validation_scores),
+                                  validation_loss_curve_=list(history.validation_losses),
+                                  best_validation_score_=history.best_validation_score)
+            elif restart:
+                attributes.update(validation_scores_=None, best_validation_score_=None,
+                                  validation_loss_curve_=None)
+            self.__dict__.update(attributes)
+
+        try:
+            for _ in range(self.max_iter):
+                started = time.perf_counter()
+                loss = self._run_epoch(training, X, Y, sample_weight)
+                seconds = time.perf_counter() - started
+                history.n_iter += 1
+                history.t += X.shape[0]
+                history.loss_curve.append(loss)
+                metrics = {"epoch": history.n_iter, "max_iter": self.max_iter, "loss": loss,
+                           "learning_rate": training.config.learning_rate,
+                           "seconds": seconds,
+                           "samples_per_second": X.shape[0] / max(seconds, 1e-12)}
+                improved = self._update_no_improvement(history, validation, training, metrics)
+                if improved and validation is not None and validation.monitor:
+                    if history.best_params is None:
+                        history.best_params = np.empty_like(state.params)
+                    np.copyto(history.best_params, state.params)
+                self._schedule_learning_rate(training, history)
+                stop = False
+                if history.no_improvement > self.n_iter_no_change:
+                    if self.solver == "sgd" and self.learning_rate == "adaptive" \
+                            and training.config.learning_rate > 1e-6:
+                        training.config.learning_rate /= 5
+                        history.no_improvement = 0
+                    else:
+                        stop = True
+                        if self.verbose:
+                            what = ("Validation score" if validation is not None
+                                    and validation.monitor else "Training loss")
+                            print(f"{what} did not improve more than tol={self.tol} for "
+                                  f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                publish(state.params)
+                for callback in callbacks:
+                    stop = bool(callback(self, metrics)) or stop
+                if stop or incremental:
+                    break
+            else:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
+                              "reached and the optimization hasn't converged yet.",
+                              ConvergenceWarning)
+        except KeyboardInterrupt:
+            # The model holds the last whole epoch (published above); the optimizer
+            # state went on into the interrupted one, so partial_fit starts afresh.
+            self.__dict__["_solver_state"] = None
+            raise
+        if history.best_params is not None:
+            publish(history.best_params)   # early stopping: the best epoch's weights
+
+    def _update_no_improvement(self, history, validation, training, metrics):
+        """scikit-learn's convergence bookkeeping; True when the monitored value improved."""
+        if validation is not None:
+            coefs, intercepts = training.layout.views(training.state.params)
+            score, loss = self._validation_metrics(validation, coefs, intercepts)
+            history.validation_scores.append(score)
+            history.validation_losses.append(loss)
+            metrics.update(validation_score=score, validation_loss=loss)
+        if validation is not None and validation.monitor:
+            # higher is better: the score, or minus the validation loss
+            value = score if self.monitor == "validation_score" else -loss
+            best = -np.inf if history.best_validation is None else (
+                history.best_validation if self.monitor == "validation_score"
+                else -history.best_validation)
+            history.no_improvement = history.no_improvement + 1 if value < best + self.tol else 0
+            if value > best:
+                history.best_validation = score if self.monitor == "validation_score" else loss
+                history.best_validation_score = score   # the score of the best epoch
+                return True
+            return False
+        loss = history.loss_curve[-1]
+        history.no_improvement = (history.no_improvement + 1
+                                  if loss > history.best_loss - self.tol else 0)
+        if loss < history.best_loss:
+            history.best_loss = loss
+            return True
+        return False
+
+    def _schedule_learning_rate(self, training, history):
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            training.config.learning_rate = (self.learning_rate_init
+                                             / (history.t + 1) ** self.power_t)
+
+    def _validation_metrics(self, validation, coefs, intercepts):
+        """(score, loss) on the validation data for the given parameters."""
+        P = ENGINES[self.engine].predict(coefs, intercepts, validation.X, self.activation,
+                                         validation.out_activation)
+        weights = validation.sample_weight
+        losses = reference.per_sample_losses(validation.Y, P,
+                                             LOSS_FOR_OUTPUT[validation.out_activation])
+        loss = float(np.average(losses, weights=weights))
+        return self._score_output(P, validation.y, weights), loss
+
+    def _validation_data(self, X, Y, sample_weight, X_val, y_val, out_activation,
+                         target_attributes, rng):
+        """Validation data, split off X (early stopping) or given; None when there is none."""
+        if (X_val is None) != (y_val is None):
+            raise ValueError("pass both X_val and y_val, or neither")
+        if X_val is not None:
+            X_val = check_X(X_val, dtype=X.dtype, n_features=X.shape[1],
+                            estimator_name=type(self).__name__)
+            y_val = check_y(y_val, X_val, type(self).__name__)
+            Y_val = self._encode_validation_targets(y_val, X.dtype, target_attributes)
+            return SimpleNamespace(X=X_val, Y=Y_val, y=np.asarray(y_val), sample_weight=None,
+                                   monitor=self.early_stopping, split=False,
+                                   out_activation=out_activation)
+        if not self.early_stopping or self.solver == "lbfgs":
+            return None
+        train, val = self._split(X, Y, sample_weight, rng, target_attributes)
+        if val[0].shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase "
+                             "'validation_fraction' or the size of your dataset.")
+        X_val, Y_val, weights_val = val
+        return SimpleNamespace(X=X_val, Y=Y_val, y=self._decode(Y_val, target_attributes),
+                               sample_weight=weights_val, monitor=True, split=True,
+                               train=train, out_activation=out_activation)
+
+    def _split(self, X, Y, sample_weight, rng, target_attributes):
+        """((X, Y, w) train, (X, Y, w) validation), validation_fraction held out.
+
+        scikit-learn's split: train_test_split with the fit's random state,
+        stratified for a binary classifier. Without scikit-learn, the same
+        unstratified shuffle split, and a proportional split by class.
+        """
+        parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
+        stratify = (Y.astype(bool) if self._stratify and Y.shape[1] == 1
+                    and not target_attributes.get("_multilabel", False) else None)
+        if HAVE_SKLEARN:
+            from sklearn.model_selection import train_test_split
+            split = train_test_split(*parts, random_state=rng, stratify=stratify,
+                                     test_size=self.validation_fraction)
+            train, val = split[0::2], split[1::2]
+        else:
+            n = Y.shape[0]
+            n_val = int(np.ceil(self.validation_fraction * n))
+            permutation = rng.permutation(n)
+            if stratify is not None:   # each class in proportion, in random order
+                permutation = permutation[np.argsort(stratify[permutation, 0], kind="stable")]
+                picks = np.linspace(0, n - 1, n_val).round().astype(np.intp)
+                val_idx = permutation[picks]
+                train_idx = np.setdiff1d(permutation, val_idx, assume_unique=True)
+            else:
+                val_idx, train_idx = permutation[:n_val], permutation[n_val:]
+            train = [p[train_idx] for p in parts]
+            val = [p[val_idx] for p in parts]
+        if sample_weight is None:
+            train, val = list(train) + [None], list(val) + [None]
+        rows = (lambda part: check_X(part, dtype=X.dtype))   # a CSR X stays well-formed
+        return ((rows(train[0]), train[1], train[2]), (rows(val[0]), val[1], val[2]))
+
+    # --- L-BFGS ---------------------------------------------------------------------
+
+    def _fit_lbfgs(self, X, Y, sample_weight, validation, layout, start, out_activation,
+                   target_attributes, names):
+        """Full-batch L-BFGS-B (scipy) over the flat parameters. Callbacks, verbose and
+        validation data see each L-BFGS iteration as an epoch."""
+        loss_name = LOSS_FOR_OUTPUT[out_activation]
+        grads = np.empty(layout.n_params, dtype=X.dtype)
+        callbacks = list(self.callbacks or [])
+        if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
+            callbacks.append(ProgressBar())
+        history = SimpleNamespace(n_iter=0, started=time.perf_counter(), scores=[], losses=[])
+
+        def loss_and_gradient(theta):
+            params = theta.astype(X.dtype)
+            if self.engine == "numpy":
+                coefs, intercepts = layout.views(params)
+                value, coef_grads, intercept_grads = reference.loss_and_gradient(
+                    coefs, intercepts, X, Y, self.activation, out_activation, loss_name,
+                    self.alpha, sample_weight)
+                return value, layout.pack(coef_grads, intercept_grads, np.float64)
+            value = gradient.loss_and_gradient(
+                params, grads, X, Y, layout.sizes, ACTIVATIONS[self.activation].code,
+                ACTIVATIONS[out_activation].code, LOSSES[loss_name].code, self.alpha,
+                sample_weight)
+            return value, grads.astype(np.float64)
+
+        def after_iteration(intermediate_result):
+            history.n_iter += 1
+            now = time.perf_counter()
+            metrics = {"epoch": history.n_iter, "max_iter": self.max_iter,
+                       "loss": float(intermediate_result.fun), "learning_rate": None,
+                       "seconds": now - history.started,
+                       "samples_per_second": X.shape[0] / max(now - history.started, 1e-12)}
+            history.started = now
+            if validation is not None:
+                coefs, intercepts = layout.views(intermediate_result.x.astype(X.dtype))
+                score, loss = self._validation_metrics(validation, coefs, intercepts)
+                history.scores.append(score)
+                history.losses.append(loss)
+                metrics.update(validation_score=score, validation_loss=loss)
+            stop = False
+            for callback in callbacks:
+                stop = bool(callback(self, metrics)) or stop
+            if stop:
+                raise StopIteration
+
+        result = scipy.optimize.minimize(
+            loss_and_gradient, start.astype(np.float64), method="L-BFGS-B", jac=True,
+            callback=after_iteration if callbacks or validation is not None else None,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        if not np.isfinite(result.fun):
+            raise DivergenceError("L-BFGS reached a NaN or infinite loss; the model was "
+                                  "left as it was before fit.")
+        if result.status not in (0, 99):   # 99: a callback stopped it
+            warnings.warn(f"lbfgs failed to converge after {result.nit} iterations "
+                          f"(status={result.status}): {result.message}. Increase max_iter "
+                          "or max_fun, or scale the data.", ConvergenceWarning)
+        coefs, intercepts = layout.unpack(result.x.astype(X.dtype))
+        attributes = dict(
+            self._common_attributes(layout, X, Y, out_activation, target_attributes, names),
+            coefs_=coefs, intercepts_=intercepts, loss_=float(result.fun),
+            n_iter_=int(result.nit), t_=X.shape[0], _solver_state=None)
+        if validation is not None:
+            attributes.update(validation_scores_=history.scores,
+                              validation_loss_curve_=history.losses,
+                              best_validation_score_=max(history.scores, default=None))
+        self.__dict__.update(attributes)
+
+    # --- prediction ----------------------------------------------------------------
+
+    def _forward(self, X):
+        """The network's output for X, in the fitted dtype."""
+        row_predictor = self.__dict__.get("_row_predictor")
+        if row_predictor is not None:
+            # a clean batch of 1-16 rows: a prepared plan, no re-validation (row_predict.pyx)
+            out = row_predictor.predict(self, X)
+            if out is not None:
+                return out
+        check_is_fitted(self)
+        dtype = self.coefs_[0].dtype
+        if not (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2
+                and X.flags.c_contiguous and X.shape[1] == self.n_features_in_
+                and X.shape[0] > 0 and "feature_names_in_" not in self.__dict__
+                and all_finite(X)):
+            # anything but a clean array of the model's dtype takes the full checks
+            self._check_feature_names(X)
+            X = check_X(X, dtype=dtype, n_features=self.n_features_in_,
+                        estimator_name=type(self).__name__)
+        coefs = [np.ascontiguousarray(c, dtype=dtype) for c in self.coefs_]
+        intercepts = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
+        engine = ENGINES.get(self.engine, ENGINES["cython"])
+        with threads.bounded_blas(self.n_threads):
+            return engine.predict(coefs, intercepts, X, self.activation, self.out_activation_)
+
+    def _row_plan(self):
+        """A RowPlan of the model as it is now, or None where one does not apply."""
+        if self.engine != "cython" or "feature_names_in_" in self.__dict__:
+            return None
+        try:
+            return RowPlan(self.coefs_, self.intercepts_, self.activation,
+                           self.out_activation_, ACTIVATIONS[self.activation].code,
+                           ACTIVATIONS[self.out_activation_].code)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None   # unfitted, or odd attributes: the general path explains
+
+    def _check_feature_names(self, X):
+        fitted_names = getattr(self, "feature_names_in_", None)
+        names = feature_names(X)
+        if fitted_names is None and names is not None:
+            warnings.warn(f"X has feature names, but {type(self).__name__} was fitted "
+                          "without feature names")
+        elif fitted_names is not None and names is None:
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} "
+                          "was fitted with feature names")
+        elif fitted_names is not None and list(names) != list(fitted_names):
+            raise ValueError("The feature names should match those that were passed during "
+                             f"fit: got {list(names)}, expected {list(fitted_names)}")
+
+    if HAVE_SKLEARN:
+        def __sklearn_tags__(self):
+            tags = super().__sklearn_tags__()
+            tags.input_tags.sparse = True
+            return tags
+
+    # --- persistence ---------------------------------------------------------------
+
+    def save(self, path):
+        """Save the fitted model to `path` (.npz arrays + JSON, no pickle).
+
+        Load it back with :func:`fastmlp.load`; see fastmlp/_estimators/persistence.py
+        for the format.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        """
+        from fastmlp._estimators.persistence import save
+        save(self, path)

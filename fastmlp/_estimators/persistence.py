@@ -1,0 +1,617 @@
+"""Save and load fitted estimators in a portable file that never holds pickled data.
+
+:func:`save` writes a fitted :class:`~fastmlp.MLPClassifier` or
+:class:`~fastmlp.MLPRegressor`; :func:`load` reads it back. Loading checks the
+whole file before it builds anything and never runs code taken from the file.
+
+File format (``format_version`` 1)
+----------------------------------
+One ``.npz`` archive as written by :func:`numpy.savez` (an uncompressed zip
+archive whose members are ``.npy`` files). It must be readable with
+``numpy.load(path, allow_pickle=False)``: no member is an object array. Members,
+by their ``numpy.load`` key (the zip member name without its ``.npy`` suffix):
+
+``__fastmlp__.json``
+    A 1-D ``uint8`` array: UTF-8 encoded, standard JSON (no ``NaN`` or
+    ``Infinity`` tokens, no repeated keys), described below.
+``<name>``
+    One member per array of the fitted state, each referenced by name from the
+    JSON, each referenced exactly once. fastmlp names them after the attribute:
+    ``classes_`` for an array, ``coefs_.0``, ``coefs_.1``, ... for the items of a
+    list of arrays, ``<attribute>.<i>`` (``<attribute>.<i>.<j>``) for the array
+    (list of arrays) in the i-th entry of a dictionary. The dtype is a numeric
+    one (bool, integer, float, complex), fixed-width bytes or unicode, or a
+    datetime/timedelta; never object or structured. An object array of the
+    estimator is stored as a unicode array when all its items are str, else as
+    int64 (all integers) or float64 (all real numbers); otherwise it cannot be
+    saved.
+
+The JSON document is an object with exactly these keys:
+
+``format`` : str
+    ``"fastmlp-model"``.
+``format_version`` : int
+    ``1``. Readers refuse a version they do not know.
+``fastmlp_version`` : str
+    ``fastmlp.__version__`` of the writer (informative).
+``estimator`` : str
+    ``"MLPClassifier"`` or ``"MLPRegressor"``.
+``params`` : object
+    ``estimator.get_params()``, parameter name -> JSON value. Tuples are written
+    as arrays (and read back as tuples where the parameter's default is a tuple,
+    e.g. ``hidden_layer_sizes``). A value JSON cannot represent (a
+    ``numpy.random.RandomState``, a callable, a non-finite float, ...) is written
+    as ``null`` and :func:`save` warns about it. A parameter absent from the file
+    takes its default value when loaded.
+``attributes`` : object
+    The fitted state, attribute name -> entry. The attributes are the public
+    fitted ones (names in ``vars(estimator)`` ending in ``_`` and not starting
+    with ``_``, e.g. ``coefs_``, ``intercepts_``, ``loss_curve_``, ``classes_``)
+    and the private ones the class lists in its ``_persisted_private_attributes``
+    tuple (for a class without that attribute: ``_multilabel`` and ``_y_was_1d``,
+    those it has). Each
+    entry is an object whose ``kind`` says what the rest holds:
+
+    ==================================================  =================================
+    entry                                               value
+    ==================================================  =================================
+    ``{"kind": "none"}``                                ``None``
+    ``{"kind": "bool", "value": true}``                 a bool
+    ``{"kind": "int", "value": 3}``                     an int (numpy integers included)
+    ``{"kind": "float", "value": 0.25}``                a float (numpy floats included)
+    ``{"kind": "str", "value": "softmax"}``             a str
+    ``{"kind": "float_list", "values": [0.9, 0.5]}``    a list of floats (``loss_curve_``)
+    ``{"kind": "array", "member": "classes_"}``         the array in that member
+    ``{"kind": "array_list", "members": ["coefs_.0"]}`` a list of arrays (``coefs_``)
+    ``{"kind": "dict", "items": {"key": <entry>}}``     a dict of str -> any entry above
+    ==================================================  =================================
+
+    A float, in ``float`` and ``float_list`` entries, is a JSON number or one of
+    the strings ``"nan"``, ``"inf"``, ``"-inf"``; a list of ints is stored as a
+    ``float_list``, a tuple of arrays as an ``array_list``. Dictionaries do not
+    nest. Any other value cannot be saved.
+
+Example of a JSON document (abridged)::
+
+    {"format": "fastmlp-model", "format_version": 1, "fastmlp_version": "0.1.0",
+     "estimator": "MLPClassifier",
+     "params": {"activation": "relu", "hidden_layer_sizes": [5], "random_state": 0, ...},
+     "attributes": {"coefs_": {"kind": "array_list", "members": ["coefs_.0", "coefs_.1"]},
+                    "loss_": {"kind": "float", "value": 1.0986},
+                    "classes_": {"kind": "array", "member": "classes_"},
+                    "_multilabel": {"kind": "bool", "value": false}, ...}}
+
+What :func:`load` checks
+------------------------
+The archive and every member can be read; the JSON is as described above; the
+format and version are supported; the estimator is one of the two classes; the
+parameters are accepted by the class and valid; every referenced member exists,
+no member is left unreferenced; every attribute name is a fitted attribute; and
+the fitted state is coherent: ``coefs_`` and ``intercepts_`` are non-empty lists
+of finite float32 or float64 arrays of one dtype, ``coefs_[i]`` 2-D with
+``coefs_[i].shape[1] == coefs_[i + 1].shape[0]``, ``intercepts_[i].shape ==
+(coefs_[i].shape[1],)``, ``n_features_in_``, ``n_outputs_`` and ``n_layers_``
+agree with the weights, ``feature_names_in_`` (if any) names every feature,
+``out_activation_`` is a known output activation, and a classifier's
+``classes_`` agree with ``n_outputs_`` and ``out_activation_`` (1 logistic
+output for up to 2 classes, one softmax output per class beyond, one logistic
+output per label when multilabel). The fitted attributes are checked against
+each other, not against the parameters: ``set_params`` after ``fit`` is kept.
+"""
+import inspect
+import json
+import math
+import numbers
+import os
+import warnings
+import zipfile
+
+import numpy as np
+
+import fastmlp
+from fastmlp._engine.engines import ENGINES
+from fastmlp._engine.layout import aligned_copy
+from fastmlp._engine.registry import OUTPUT_ACTIVATIONS
+from fastmlp._estimators.validation import check_hyperparameters, check_is_fitted
+from fastmlp._kernels.row_predict import RowPredictor
+
+FORMAT = "fastmlp-model"
+FORMAT_VERSION = 1
+HEADER_MEMBER = "__fastmlp__.json"
+HEADER_KEYS = ("format", "format_version", "fastmlp_version", "estimator", "params",
+               "attributes")
+ESTIMATORS = ("MLPClassifier", "MLPRegressor")
+# Private state the estimators need to predict, for a class that does not list
+# its own in `_persisted_private_attributes`.
+DEFAULT_PRIVATE_ATTRIBUTES = ("_multilabel", "_y_was_1d")
+# The attributes prediction needs, per estimator: load refuses a file without them.
+REQUIRED_ATTRIBUTES = {
+    "MLPClassifier": ("coefs_", "intercepts_", "n_features_in_", "n_layers_", "n_outputs_",
+                      "out_activation_", "classes_", "_multilabel"),
+    "MLPRegressor": ("coefs_", "intercepts_", "n_features_in_", "n_layers_", "n_outputs_",
+                     "out_activation_", "_y_was_1d"),
+}
+# dtype kinds a member may have: bool, ints, floats, complex, bytes, unicode, datetimes.
+ARRAY_KINDS = "biufcSUmM"
+ENTRY_KEYS = {"none": (), "bool": ("value",), "int": ("value",), "float": ("value",),
+              "str": ("value",), "float_list": ("values",), "array": ("member",),
+              "array_list": ("members",), "dict": ("items",)}
+NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+# Reading damaged or hostile bytes, zipfile and numpy raise many kinds of errors
+# (BadZipFile, zlib.error, EOFError, RuntimeError for an encrypted member,
+# NotImplementedError for an unknown compression, MemoryError for a header that
+# claims a huge array, ...): each one means the file is not a valid model.
+READ_ERRORS = (Exception,)
+
+
+def _estimator_classes():
+    # Looked up at call time: the package imports its estimators after this module.
+    return {name: getattr(fastmlp, name) for name in ESTIMATORS}
+
+
+# --- save --------------------------------------------------------------------------
+
+def save(estimator, path):
+    """Save a fitted estimator to one ``.npz`` file (format in the module docstring).
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        A fitted estimator.
+    path : str or os.PathLike
+        The file to write, exactly this path (no ``.npz`` is appended); an
+        existing file is replaced.
+
+    Raises
+    ------
+    NotFittedError
+        If the estimator has not been fitted.
+    TypeError
+        If the estimator is not an MLPClassifier or an MLPRegressor.
+    ValueError
+        If a fitted attribute cannot be stored without pickle; nothing is written.
+
+    Warns
+    -----
+    UserWarning
+        Naming the parameters JSON cannot represent (a RandomState, a callable,
+        ...); they are saved as null and load as None.
+    """
+    name = type(estimator).__name__
+    if _estimator_classes().get(name) is not type(estimator):
+        raise TypeError(f"only MLPClassifier and MLPRegressor can be saved; got {name}")
+    check_is_fitted(estimator)
+    arrays = {}
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "fastmlp_version": fastmlp.__version__,
+        "estimator": name,
+        "params": _encode_params(estimator.get_params()),
+        "attributes": {attribute: _encode_attribute(attribute, value, arrays)
+                       for attribute, value in _persisted_attributes(estimator).items()},
+    }
+    text = json.dumps(header, allow_nan=False, ensure_ascii=False, indent=1)
+    members = {HEADER_MEMBER: np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **arrays}
+    with open(path, "wb") as file:   # a file object: numpy appends no ".npz"
+        np.savez(file, **members)
+
+
+def _persisted_attributes(estimator):
+    """The fitted attributes to save: public ones ending in '_', and the listed private ones."""
+    private = getattr(type(estimator), "_persisted_private_attributes",
+                      DEFAULT_PRIVATE_ATTRIBUTES)
+    return {name: value for name, value in vars(estimator).items()
+            if _is_public_fitted_name(name) or name in private}
+
+
+def _is_public_fitted_name(name):
+    return name.isidentifier() and name.endswith("_") and not name.startswith("_")
+
+
+def _encode_params(params):
+    encoded, dropped = {}, []
+    for name, value in params.items():
+        try:
+            encoded[name] = _json_value(value)
+        except TypeError:
+            encoded[name] = None
+            dropped.append(f"{name} ({type(value).__name__})")
+    if dropped:
+        warnings.warn(f"parameters JSON cannot represent are saved as None: "
+                      f"{', '.join(dropped)}; set them again after loading.", UserWarning,
+                      stacklevel=3)   # the caller of save
+    return encoded
+
+
+def _json_value(value):
+    """`value` as plain JSON data; TypeError if JSON cannot represent it."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: _json_value(item) for key, item in value.items()}
+    raise TypeError(f"JSON cannot represent {value!r}")
+
+
+def _encode_attribute(name, value, arrays, member=None, nested=False):
+    """The JSON entry for one attribute value; its arrays are added to `arrays`."""
+    member = name if member is None else member
+    if isinstance(value, np.ndarray):
+        return {"kind": "array", "member": _add_array(name, member, value, arrays)}
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(item, np.ndarray) for item in value):
+            return {"kind": "array_list",
+                    "members": [_add_array(name, f"{member}.{i}", item, arrays)
+                                for i, item in enumerate(value)]}
+        if all(_is_real(item) for item in value):
+            return {"kind": "float_list", "values": [_encode_float(item) for item in value]}
+        raise ValueError(f"cannot save attribute {name}: a list must hold only arrays or "
+                         "only numbers")
+    if isinstance(value, dict) and not nested:
+        if not all(isinstance(key, str) for key in value):
+            raise ValueError(f"cannot save attribute {name}: dictionary keys must be str")
+        return {"kind": "dict",
+                "items": {key: _encode_attribute(name, item, arrays, f"{member}.{i}", True)
+                          for i, (key, item) in enumerate(value.items())}}
+    if value is None:
+        return {"kind": "none"}
+    if isinstance(value, (bool, np.bool_)):
+        return {"kind": "bool", "value": bool(value)}
+    if isinstance(value, numbers.Integral):
+        return {"kind": "int", "value": int(value)}
+    if isinstance(value, numbers.Real):
+        return {"kind": "float", "value": _encode_float(value)}
+    if isinstance(value, str):
+        return {"kind": "str", "value": str(value)}
+    raise ValueError(f"cannot save attribute {name}: a {type(value).__name__} value is none "
+                     "of the kinds the format stores")
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _encode_float(value):
+    value = float(value)
+    if math.isfinite(value):
+        return value
+    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+
+
+def _add_array(name, member, array, arrays):
+    if array.dtype == object:
+        array = _from_object_array(name, array)
+    if array.dtype.kind not in ARRAY_KINDS:
+        raise ValueError(f"cannot save attribute {name}: arrays of dtype {array.dtype} "
+                         "are not stored")
+    if member in arrays or member == HEADER_MEMBER:
+        raise ValueError(f"cannot save attribute {name}: array name {member!r} is taken")
+    arrays[member] = array
+    return member
+
+
+def _from_object_array(name, array):
+    """An object array as unicode (all str), int64 (all ints) or float64 (all reals)."""
+    items = array.ravel().tolist()
+    if all(isinstance(item, str) for item in items):
+        dtype = str
+    elif all(_is_real(item) and isinstance(item, numbers.Integral) for item in items):
+        dtype = np.int64
+    elif all(_is_real(item) for item in items):
+        dtype = np.float64
+    else:
+        kinds = sorted({type(item).__name__ for item in items})
+        raise ValueError(f"cannot save attribute {name}: an object array holding {kinds} "
+                         "is stored only if all its items are str or all are numbers "
+                         "(fastmlp never pickles)")
+    try:
+        return np.array(items, dtype=dtype).reshape(array.shape)
+    except OverflowError:
+        raise ValueError(f"cannot save attribute {name}: its integers do not fit in "
+                         "int64") from None
+
+
+# --- load --------------------------------------------------------------------------
+
+def load(path):
+    """Load an estimator saved by :func:`save`, after checking the whole file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`save`.
+
+    Returns
+    -------
+    estimator : MLPClassifier or MLPRegressor
+        The fitted estimator. An object-dtype ``classes_`` comes back as a
+        unicode (or numeric) array; parameters saved as null come back as None.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at `path`.
+    ValueError
+        If the file is not a valid fastmlp model file (damaged, tampered with,
+        of a newer format version, ...); the message names the file and the
+        problem. No estimator is built unless everything is valid.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as file:
+        try:
+            estimator_class, params, attributes = _read_model(file)
+        except ValueError as error:
+            raise ValueError(f"cannot load {path!r} as a fastmlp model: {error}") from error
+    estimator = estimator_class(**params)
+    for name in ("coefs_", "intercepts_"):   # laid out as fit lays them out
+        attributes[name] = [aligned_copy(array) for array in attributes[name]]
+    estimator.__dict__.update(attributes)   # as fit publishes its result
+    estimator._row_predictor = RowPredictor()
+    return estimator
+
+
+def _read_model(file):
+    """(estimator class, params, attributes) from an open model file; ValueError if invalid."""
+    if not zipfile.is_zipfile(file):
+        raise ValueError("not an .npz (zip) archive; the file is truncated, damaged or "
+                         "of another kind")
+    file.seek(0)
+    try:
+        archive = np.load(file, allow_pickle=False)
+    except READ_ERRORS as error:
+        raise ValueError(f"the .npz archive cannot be opened ({error})") from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError("not an .npz archive")
+    with archive:
+        header = _read_header(archive)
+        estimator_class = _check_header(header)
+        params = _check_params(estimator_class, header["params"])
+        members = {name: _read_array(archive, name)
+                   for name in archive.files if name != HEADER_MEMBER}
+    attributes = _decode_attributes(estimator_class, header["attributes"], members)
+    _check_fitted_state(estimator_class.__name__, attributes)
+    return estimator_class, params, attributes
+
+
+def _read_member(archive, name):
+    try:
+        return archive[name]
+    except READ_ERRORS as error:
+        raise ValueError(f"member {name!r} cannot be read ({error})") from error
+
+
+def _read_array(archive, name):
+    array = _read_member(archive, name)
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"member {name!r} is not a .npy array")
+    if array.dtype.kind not in ARRAY_KINDS:
+        raise ValueError(f"member {name!r} has dtype {array.dtype}, which the format "
+                         "does not allow")
+    return array
+
+
+def _read_header(archive):
+    if HEADER_MEMBER not in archive.files:
+        raise ValueError(f"no {HEADER_MEMBER} member; not a fastmlp model file")
+    raw = _read_member(archive, HEADER_MEMBER)
+    if not (isinstance(raw, np.ndarray) and raw.dtype == np.uint8 and raw.ndim == 1):
+        raise ValueError(f"{HEADER_MEMBER} must be a 1-D uint8 array")
+    try:
+        return json.loads(raw.tobytes().decode("utf-8"), parse_constant=_refuse_constant,
+                          object_pairs_hook=_object_without_repeated_keys)
+    except (ValueError, RecursionError) as error:   # JSON and Unicode errors are ValueErrors
+        raise ValueError(f"{HEADER_MEMBER} is not valid UTF-8 JSON ({error})") from error
+
+
+def _refuse_constant(token):
+    raise ValueError(f"{token} is not standard JSON")
+
+
+def _object_without_repeated_keys(pairs):
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("an object repeats a key")
+    return result
+
+
+def _check_header(header):
+    """The estimator class the header names, once its keys and format are checked."""
+    if not isinstance(header, dict):
+        raise ValueError(f"{HEADER_MEMBER} must hold a JSON object")
+    # format and version first: another version may well have other keys
+    if header.get("format") != FORMAT:
+        raise ValueError(f"format is {header.get('format')!r}, not {FORMAT!r}")
+    version = header.get("format_version")
+    if not _is_json_int(version):
+        raise ValueError(f"format_version must be an integer; got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ValueError(f"format_version {version} was written by a newer fastmlp "
+                         f"({header.get('fastmlp_version')!r}); this fastmlp reads "
+                         f"format_version {FORMAT_VERSION}; upgrade fastmlp to load it")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"format_version {version} is not supported")
+    if set(header) != set(HEADER_KEYS):
+        raise ValueError(f"{HEADER_MEMBER} must have exactly the keys {list(HEADER_KEYS)}; "
+                         f"got {sorted(header)}")
+    if not isinstance(header["fastmlp_version"], str):
+        raise ValueError("fastmlp_version must be a string")
+    if header["estimator"] not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {header['estimator']!r}; expected one of "
+                         f"{list(ESTIMATORS)}")
+    for key in ("params", "attributes"):
+        if not isinstance(header[key], dict):
+            raise ValueError(f"{key} must be a JSON object")
+    return _estimator_classes()[header["estimator"]]
+
+
+def _is_json_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_params(estimator_class, params):
+    """The saved params, tuples restored, once the class accepts them."""
+    defaults = {name: p.default for name, p in
+                inspect.signature(estimator_class.__init__).parameters.items()}
+    params = {name: tuple(value) if isinstance(value, list)
+              and isinstance(defaults.get(name), tuple) else value
+              for name, value in params.items()}
+    try:
+        estimator = estimator_class().set_params(**params)
+        check_hyperparameters(estimator.get_params(), ENGINES)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"invalid params: {error}") from error
+    return params
+
+
+def _decode_attributes(estimator_class, entries, members):
+    """Attribute name -> value; every member must be referenced exactly once."""
+    private = getattr(estimator_class, "_persisted_private_attributes",
+                      DEFAULT_PRIVATE_ATTRIBUTES)
+    used = set()
+    attributes = {}
+    for name, entry in entries.items():
+        if not (_is_public_fitted_name(name) or name in private):
+            raise ValueError(f"{name!r} is not a fitted attribute of "
+                             f"{estimator_class.__name__}")
+        attributes[name] = _decode_entry(name, entry, members, used)
+    unused = sorted(set(members) - used)
+    if unused:
+        raise ValueError(f"member(s) {unused} are not referenced by {HEADER_MEMBER}")
+    return attributes
+
+
+def _decode_entry(name, entry, members, used, nested=False):
+    """The value an attribute entry describes (see the module docstring)."""
+    kind = entry.get("kind") if isinstance(entry, dict) else None
+    if not isinstance(kind, str) or kind not in ENTRY_KEYS or (kind == "dict" and nested):
+        raise ValueError(f"attribute {name}: {entry!r} is not a valid entry")
+    if set(entry) != {"kind", *ENTRY_KEYS[kind]}:
+        raise ValueError(f"attribute {name}: a {kind!r} entry has the keys "
+                         f"{['kind', *ENTRY_KEYS[kind]]}; got {sorted(entry)}")
+    value = entry[ENTRY_KEYS[kind][0]] if ENTRY_KEYS[kind] else None
+    if kind == "none":
+        return None
+    if kind == "float":
+        return _decode_float(name, value)
+    if kind == "float_list":
+        if not isinstance(value, list):
+            raise ValueError(f"attribute {name}: values must be a list")
+        return [_decode_float(name, item) for item in value]
+    if kind == "array":
+        return _take_member(name, value, members, used)
+    if kind == "array_list":
+        if not (isinstance(value, list) and value):
+            raise ValueError(f"attribute {name}: members must be a non-empty list")
+        return [_take_member(name, member, members, used) for member in value]
+    if kind == "dict":
+        if not isinstance(value, dict):
+            raise ValueError(f"attribute {name}: items must be an object")
+        return {key: _decode_entry(f"{name}[{key!r}]", item, members, used, nested=True)
+                for key, item in value.items()}
+    valid = {"bool": isinstance(value, bool), "int": _is_json_int(value),
+             "str": isinstance(value, str)}[kind]
+    if not valid:
+        raise ValueError(f"attribute {name}: {value!r} is not of kind {kind!r}")
+    return value
+
+
+def _decode_float(name, value):
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"attribute {name}: {value!r} is not a float")
+
+
+def _take_member(name, member, members, used):
+    if not isinstance(member, str):
+        raise ValueError(f"attribute {name}: member names must be strings; got {member!r}")
+    if member not in members:
+        raise ValueError(f"attribute {name}: array member {member!r} is missing")
+    if member in used:
+        raise ValueError(f"attribute {name}: array member {member!r} is referenced twice")
+    used.add(member)
+    return members[member]
+
+
+def _check_fitted_state(estimator_name, attributes):
+    """ValueError unless the fitted attributes describe one working network."""
+    missing = [name for name in REQUIRED_ATTRIBUTES[estimator_name] if name not in attributes]
+    if missing:
+        raise ValueError(f"fitted attribute(s) {missing} are missing")
+    coefs, intercepts = attributes["coefs_"], attributes["intercepts_"]
+    _check_weights(coefs, intercepts)
+    for name, expected in (("n_features_in_", coefs[0].shape[0]),
+                           ("n_outputs_", coefs[-1].shape[1]),
+                           ("n_layers_", len(coefs) + 1)):
+        if not _is_json_int(attributes[name]) or attributes[name] != expected:
+            raise ValueError(f"{name} must be the int {expected} the weights give; got "
+                             f"{attributes[name]!r}")
+    names = attributes.get("feature_names_in_")
+    if names is not None and not (isinstance(names, np.ndarray) and names.ndim == 1
+                                  and len(names) == coefs[0].shape[0]):
+        raise ValueError(f"feature_names_in_ must be a 1-D array of {coefs[0].shape[0]} "
+                         "names, one per feature")
+    n_outputs = attributes["n_outputs_"]
+    if estimator_name == "MLPClassifier":
+        classes, multilabel = attributes["classes_"], attributes["_multilabel"]
+        if not (isinstance(classes, np.ndarray) and classes.ndim == 1 and classes.size):
+            raise ValueError("classes_ must be a non-empty 1-D array")
+        if not isinstance(multilabel, bool):
+            raise ValueError("_multilabel must be a bool")
+        if multilabel:
+            expected = (len(classes), "logistic")
+        elif len(classes) <= 2:
+            expected = (1, "logistic")
+        else:
+            expected = (len(classes), "softmax")
+        if (n_outputs, attributes["out_activation_"]) != expected:
+            raise ValueError(f"{len(classes)} classes{' (multilabel)' if multilabel else ''} "
+                             f"need {expected[0]} {expected[1]} output(s); the model has "
+                             f"{n_outputs} {attributes['out_activation_']!r} output(s)")
+    else:
+        if not (isinstance(attributes["out_activation_"], str)
+                and attributes["out_activation_"] in OUTPUT_ACTIVATIONS):
+            raise ValueError(f"unknown out_activation_ {attributes['out_activation_']!r}; "
+                             f"expected one of {sorted(OUTPUT_ACTIVATIONS)}")
+        if not isinstance(attributes["_y_was_1d"], bool):
+            raise ValueError("_y_was_1d must be a bool")
+        if attributes["_y_was_1d"] and n_outputs != 1:
+            raise ValueError(f"_y_was_1d is true but the model has {n_outputs} outputs")
+
+
+def _check_weights(coefs, intercepts):
+    """coefs_/intercepts_: chained finite 2-D/1-D arrays of one float dtype."""
+    for name, arrays in (("coefs_", coefs), ("intercepts_", intercepts)):
+        if not (isinstance(arrays, list) and arrays
+                and all(isinstance(array, np.ndarray) for array in arrays)):
+            raise ValueError(f"{name} must be a non-empty list of arrays")
+    if len(coefs) != len(intercepts):
+        raise ValueError(f"coefs_ has {len(coefs)} layers but intercepts_ has "
+                         f"{len(intercepts)}")
+    dtype = coefs[0].dtype
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"weights must be float32 or float64; got {dtype}")
+    for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+        if coef.dtype != dtype or intercept.dtype != dtype:
+            raise ValueError(f"coefs_ and intercepts_ must all be {dtype}; layer {i} has "
+                             f"{coef.dtype} and {intercept.dtype}")
+        if coef.ndim != 2 or 0 in coef.shape:
+            raise ValueError(f"coefs_[{i}] must be a non-empty 2-D array; got shape "
+                             f"{coef.shape}")
+        if i and coef.shape[0] != coefs[i - 1].shape[1]:
+            raise ValueError(f"coefs_[{i}] has shape {coef.shape} but coefs_[{i - 1}] has "
+                             f"shape {coefs[i - 1].shape}: the layers do not chain")
+        if intercept.shape != (coef.shape[1],):
+            raise ValueError(f"intercepts_[{i}] has shape {intercept.shape}; coefs_[{i}] "
+                             f"of shape {coef.shape} needs ({coef.shape[1]},)")
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise ValueError(f"coefs_[{i}] or intercepts_[{i}] holds NaN or infinity")

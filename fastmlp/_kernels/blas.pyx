@@ -1,0 +1,81 @@
+"""Row-major gemm over scipy's BLAS (``scipy.linalg.cython_blas``)."""
+from cython cimport floating
+from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
+
+ctypedef int (*set_threads_local_t)(int) noexcept nogil
+cdef set_threads_local_t _set_threads_local = NULL
+
+
+def set_threads_local_function(size_t address):
+    """Register the address of the BLAS's openblas_set_num_threads_local (0: none).
+
+    fastmlp._engine.threads finds it in the BLAS library that scipy's cython_blas calls.
+    """
+    global _set_threads_local
+    _set_threads_local = <set_threads_local_t> address
+
+
+def has_threads_local():
+    """True when the BLAS thread count of one thread can be set (see blas_threads_local)."""
+    return _set_threads_local != NULL
+
+
+cdef int blas_threads_local(int n_threads) noexcept nogil:
+    if _set_threads_local == NULL:
+        return -1
+    return _set_threads_local(n_threads)
+
+
+def set_threads_local(int n_threads):
+    """Python twin of :c:func:`blas_threads_local` (for predict's thread bound)."""
+    return blas_threads_local(n_threads)
+
+
+cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
+               floating alpha, const floating* a, int lda,
+               const floating* b, int ldb,
+               floating beta, floating* c, int ldc) noexcept nogil:
+    """C = alpha op(A) op(B) + beta C, all row-major; C is (m x n), op(A) (m x k), op(B) (k x n).
+
+    BLAS is column-major, and a row-major matrix read column-major is its transpose,
+    so we ask BLAS for C^T = op(B)^T op(A)^T: operands swapped, m and n swapped.
+    """
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    cdef char no = b'N'
+    cdef int one = 1
+    if m == 1 and not trans_a and not trans_b:
+        # A single row times B: y = B^T a, a gemv on B read column-major as an
+        # (n x k) matrix. No packing of B, which dominates a one-row gemm.
+        if floating is float:
+            sgemv(&no, &n, &k, &alpha, <float*> b, &ldb, <float*> a, &one, &beta, c, &one)
+        else:
+            dgemv(&no, &n, &k, &alpha, <double*> b, &ldb, <double*> a, &one, &beta, c, &one)
+        return
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda,
+              &beta, c, &ldc)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda,
+              &beta, c, &ldc)
+
+
+def gemm_twin(bint trans_a, bint trans_b, double alpha,
+              const floating[:, ::1] a,   # IN  (m x k), or (k x m) if trans_a
+              const floating[:, ::1] b,   # IN  (k x n), or (n x k) if trans_b
+              double beta,
+              floating[:, ::1] c):        # IN/OUT (m x n)
+    """Test twin of :c:func:`gemm`; shapes are checked here, never in the kernel."""
+    cdef int m = a.shape[1] if trans_a else a.shape[0]
+    cdef int k = a.shape[0] if trans_a else a.shape[1]
+    cdef int kb = b.shape[1] if trans_b else b.shape[0]
+    cdef int n = b.shape[0] if trans_b else b.shape[1]
+    if k != kb or c.shape[0] != m or c.shape[1] != n:
+        raise ValueError("gemm_twin: incompatible shapes")
+    if m == 0 or n == 0:
+        return
+    with nogil:
+        gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0] if k else NULL,
+             a.shape[1] if a.shape[1] else 1,
+             &b[0, 0] if k else NULL, b.shape[1] if b.shape[1] else 1,
+             <floating> beta, &c[0, 0], c.shape[1])

@@ -1,0 +1,1 @@
+"""Python's view of the enums in common.pxd (Status, TeamMode)."""

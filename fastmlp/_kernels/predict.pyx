@@ -1,0 +1,86 @@
+"""Prediction: the forward pass over X in chunks of rows, without the GIL.
+
+The chunks' hidden activations fill about PREDICT_CHUNK_BYTES of scratch: large
+enough for efficient gemms, small enough to stay in cache. Scratch is local to the
+call, so concurrent calls on one model are safe. (One to a few rows take
+row_predict.pyx instead.)
+"""
+from cython cimport floating
+from libc.stdlib cimport free, malloc
+
+import numpy as np
+import scipy.sparse
+
+from fastmlp._kernels.activations cimport bias_activation
+from fastmlp._kernels.layers cimport forward_rows
+from fastmlp._kernels.sparse cimport CsrMatrix, csr_matmul, csr_view
+
+cdef Py_ssize_t PREDICT_CHUNK_BYTES = 2 * 1024 * 1024
+
+
+def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
+                    int hidden_activation, int out_activation):
+    """out = the network's output for X (C-contiguous, or CSR).
+
+    coefs[i] / intercepts[i] must be C-contiguous arrays of out's dtype with the
+    shapes of a fitted model, X of that dtype too; the caller checks.
+    """
+    cdef Py_ssize_t n_layers = len(coefs), n_samples = out.shape[0]
+    cdef Py_ssize_t i, start, rows, chunk, hidden_total = 0
+    cdef bint sparse = scipy.sparse.issparse(X)
+    cdef CsrMatrix csr
+    cdef const floating[:, ::1] dense
+    cdef const floating[:, ::1] w
+    cdef const floating[::1] b
+    if n_samples == 0:
+        return
+    if sparse:
+        csr = csr_view(X)
+    else:
+        dense = X
+    sizes_array = np.array([coefs[0].shape[0]] + [c.shape[1] for c in coefs], dtype=np.intp)
+    cdef const Py_ssize_t[::1] sizes = sizes_array
+    for i in range(1, n_layers):
+        hidden_total += sizes[i]
+    chunk = min(n_samples, max(64, PREDICT_CHUNK_BYTES // max(hidden_total * sizeof(floating), 1)))
+    dtype = np.float32 if floating is float else np.float64
+    scratch_array = np.empty(max(chunk * hidden_total, 1), dtype=dtype)
+    cdef floating[::1] scratch = scratch_array
+    order_array = np.arange(n_samples if sparse else 1, dtype=np.intp)
+    cdef const Py_ssize_t[::1] order = order_array
+    cdef void** pointers = <void**> malloc(3 * n_layers * sizeof(void*))
+    if pointers == NULL:
+        raise MemoryError()
+    cdef const floating** w_ptr = <const floating**> pointers
+    cdef const floating** b_ptr = <const floating**> (pointers + n_layers)
+    cdef floating** acts = <floating**> (pointers + 2 * n_layers)
+    cdef floating* cursor = &scratch[0]
+    try:
+        for i in range(n_layers):
+            w = coefs[i]
+            b = intercepts[i]
+            w_ptr[i] = &w[0, 0]
+            b_ptr[i] = &b[0]
+        for i in range(n_layers - 1):
+            acts[i] = cursor
+            cursor += chunk * sizes[i + 1]
+        with nogil:
+            start = 0
+            while start < n_samples:
+                rows = min(chunk, n_samples - start)
+                acts[n_layers - 1] = &out[start, 0]    # the last layer writes in place
+                if sparse:
+                    # Z = X_chunk @ W_0 : (rows x n_out) = (rows x n_features, sparse) (n_features x n_out)
+                    csr_matmul(&csr, &order[start], 0, rows, w_ptr[0], sizes[1], acts[0])
+                    bias_activation(acts[0], <floating*> NULL, b_ptr[0], rows, sizes[1],
+                                    sizes[1],
+                                    out_activation if n_layers == 1 else hidden_activation,
+                                    NULL, 0, 0)
+                    forward_rows(0, rows, 1, n_layers, &sizes[0], w_ptr, b_ptr, acts[0],
+                                 acts, hidden_activation, out_activation)
+                else:
+                    forward_rows(0, rows, 0, n_layers, &sizes[0], w_ptr, b_ptr,
+                                 &dense[start, 0], acts, hidden_activation, out_activation)
+                start += rows
+    finally:
+        free(pointers)

@@ -1,0 +1,103 @@
+"""What the kernel and engine tests share: dtypes and tolerances, seeded generators,
+error bounds, odd layouts, random networks and data, and training configurations."""
+import zlib
+
+import numpy as np
+
+from fastmlp import reference
+from fastmlp._engine.config import TrainingConfig
+from fastmlp._engine.layout import ParameterLayout
+from fastmlp._engine.registry import LOSS_FOR_OUTPUT, OPTIMIZERS
+
+DTYPES = [np.float32, np.float64]
+RTOL = {np.float32: 1e-5, np.float64: 1e-12}
+# Shapes (rows, cols) with a single row, a single column and sizes that are not
+# multiples of any SIMD width.
+SHAPES = [(1, 1), (1, 7), (13, 1), (3, 129), (37, 13)]
+OUTPUTS = sorted(LOSS_FOR_OUTPUT)     # the output activations, one per loss
+# A team computes a hidden layer whose weights are large for a core's cache by
+# columns, a smaller one as a sum of the parts' terms. In float64 these networks mix
+# the two ways, either way round; in float32 they take the terms' way only.
+BY_COLUMNS_FIRST, BY_COLUMNS_LAST = [600, 500, 7, 3], [20, 600, 500, 3]
+
+# Each optimizer's hyper-parameters for the tests, by the names its kernel reads
+# (registry.OPTIMIZERS[name].hyper); every optimizer must have an entry here.
+OPTIMIZER_PARAMS = {
+    "sgd": {"momentum": 0.9, "nesterovs_momentum": True},
+    "adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
+}
+# Learning rates that move the weights visibly in a few steps without diverging.
+LEARNING_RATES = {"sgd": 0.05, "adam": 0.01}
+
+
+def rng_for(*key):
+    """A generator seeded by the test's parameters: reproducible, different per case."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def assert_within_sum_bound(got, want, magnitude, dtype):
+    """|got - want| <= rtol * magnitude elementwise, magnitude = the sum of |terms|.
+
+    The natural bound for a rounded sum or dot product: it is tight for
+    cancelling sums, where a plain relative tolerance on the result would fail.
+    """
+    got = np.asarray(got, dtype=np.float64)
+    err = np.abs(got - want)
+    bound = RTOL[dtype] * (magnitude + np.finfo(np.float64).tiny)
+    worst = np.max(err / bound) if err.size else 0.0
+    assert np.all(err <= bound), f"error / bound = {worst:.3g}"
+
+
+def non_c_contiguous(x, layout):
+    """A copy of x with the same values that is F-ordered, or a strided view."""
+    if layout == "fortran":
+        out = np.asfortranarray(x)
+    else:
+        wide = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), dtype=x.dtype)
+        out = wide[..., ::2]
+        out[...] = x
+    assert not out.flags.c_contiguous
+    return out
+
+
+def predictions_and_targets(rng, shape, output, dtype):
+    """P from the output activation, and targets Y valid for its loss."""
+    rows, cols = shape
+    z = 2 * rng.standard_normal(shape)
+    if output == "identity":
+        y = rng.standard_normal(shape)
+    elif output == "softmax":
+        y = np.eye(cols)[rng.integers(0, cols, rows)]
+    elif output == "exp":   # Poisson counts, zeros included
+        y = rng.poisson(1.5, shape).astype(np.float64)
+    else:
+        y = rng.integers(0, 2, shape).astype(np.float64)
+    p = reference.ACTIVATIONS[output](z)
+    return p.astype(dtype), y.astype(dtype)
+
+
+def random_network(rng, sizes, dtype, scale=1.0):
+    """(layout, flat parameters) of a network of these widths, normal weights."""
+    layout = ParameterLayout(sizes)
+    flat = (scale * rng.standard_normal(layout.n_params)).astype(dtype)
+    return layout, flat
+
+
+def random_data(rng, n, sizes, output, dtype):
+    """n rows of normal inputs, and targets for the output activation."""
+    X = rng.standard_normal((n, sizes[0])).astype(dtype)
+    _, Y = predictions_and_targets(rng, (n, sizes[-1]), output, dtype)
+    return X, Y
+
+
+def training_config(solver, hidden, output, batch_size, alpha=1e-2, dropout=None,
+                    **optimizer_params):
+    """A TrainingConfig for the engine tests (a smaller learning rate for exp outputs,
+    which grow fast)."""
+    params = dict(OPTIMIZER_PARAMS[solver], **optimizer_params)
+    assert set(params) == set(OPTIMIZERS[solver].hyper)
+    return TrainingConfig(
+        activation=hidden, out_activation=output, solver=solver, alpha=alpha,
+        learning_rate=LEARNING_RATES[solver] * (0.1 if output == "exp" else 1),
+        optimizer_params=params, batch_size=batch_size, dropout=dropout,
+        dropout_seed=12345)

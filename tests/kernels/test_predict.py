@@ -1,0 +1,98 @@
+"""Prediction in chunks of rows (fastmlp/_kernels/predict.pyx) against the NumPy
+reference: across chunk boundaries, for every activation, dense and CSR input."""
+import numpy as np
+import pytest
+import scipy.sparse
+
+from fastmlp import reference
+from fastmlp._engine.engines import CythonEngine, NumpyEngine
+from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from fastmlp._kernels import predict
+from tests.helpers import DTYPES, OUTPUTS, RTOL, random_network, rng_for
+
+
+PREDICT_SIZES = [[13, 7, 3, 5], [7, 1], [1, 37, 1]]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_samples", [1, 7, 256, 257, 600])
+@pytest.mark.parametrize("sizes", PREDICT_SIZES)
+def test_predict_forward_matches_reference_across_chunks(dtype, n_samples, sizes):
+    rng = rng_for("predict", dtype, n_samples, sizes)
+    layout, flat = random_network(rng, sizes, dtype, scale=0.5)
+    coefs, intercepts = layout.unpack(flat)
+    X = rng.standard_normal((n_samples, sizes[0])).astype(dtype)
+    coefs64 = [c.astype(np.float64) for c in coefs]
+    intercepts64 = [b.astype(np.float64) for b in intercepts]
+    want = reference.forward(coefs64, intercepts64, X.astype(np.float64), "tanh",
+                             "softmax")[-1]
+    out = np.full((n_samples, sizes[-1]), np.nan, dtype=dtype)
+
+    predict.predict_forward(coefs, intercepts, X, out, ACTIVATIONS["tanh"].code,
+                              ACTIVATIONS["softmax"].code)
+
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, want, rtol=10 * RTOL[dtype], atol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden", sorted(HIDDEN_ACTIVATIONS))
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_predict_forward_matches_engine_numpy_for_every_activation(dtype, hidden, output):
+    rng = rng_for("predict-act", dtype, hidden, output)
+    sizes = [5, 7, 3, 4]
+    layout, flat = random_network(rng, sizes, dtype)
+    coefs, intercepts = layout.unpack(flat)
+    X = rng.standard_normal((300, sizes[0])).astype(dtype)
+    want = reference.forward([c.astype(np.float64) for c in coefs],
+                             [b.astype(np.float64) for b in intercepts],
+                             X.astype(np.float64), hidden, output)[-1]
+    got = CythonEngine.predict(coefs, intercepts, X, hidden, output)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=10 * RTOL[dtype], atol=RTOL[dtype])
+    np.testing.assert_allclose(NumpyEngine.predict(coefs, intercepts, X, hidden, output),
+                               got, rtol=10 * RTOL[dtype], atol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("bad", ["X", "out", "coef"])
+def test_predict_forward_rejects_non_c_contiguous_arrays(dtype, bad):
+    rng = rng_for("predict-bad", dtype, bad)
+    layout, flat = random_network(rng, [4, 3, 2], dtype)
+    coefs, intercepts = layout.unpack(flat)
+    X = rng.standard_normal((5, 4)).astype(dtype)
+    out = np.zeros((5, 2), dtype)
+    if bad == "X":
+        X = np.asfortranarray(X)
+    elif bad == "out":
+        out = np.asfortranarray(out)
+    else:
+        coefs[0] = np.asfortranarray(coefs[0])
+    with pytest.raises(ValueError, match="contiguous"):
+        predict.predict_forward(coefs, intercepts, X, out, 2, 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_predict_forward_rejects_coefs_of_another_dtype(dtype):
+    other = np.float64 if dtype == np.float32 else np.float32
+    coefs = [np.ones((4, 2), other)]
+    intercepts = [np.ones(2, other)]
+    with pytest.raises(ValueError, match="dtype mismatch"):
+        predict.predict_forward(coefs, intercepts, np.ones((3, 4), dtype),
+                                  np.zeros((3, 2), dtype), 0, 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sizes", [[9, 5, 3], [9, 2]])
+def test_predict_forward_on_csr_rows_equals_the_dense_array(dtype, sizes):
+    rng = rng_for("predict-csr", dtype, sizes)
+    layout, flat = random_network(rng, sizes, dtype, scale=0.5)
+    coefs, intercepts = layout.unpack(flat)
+    X = rng.standard_normal((300, sizes[0])).astype(dtype)
+    X[X < 0.5] = 0
+    dense, sparse = (np.empty((300, sizes[-1]), dtype) for _ in range(2))
+    predict.predict_forward(coefs, intercepts, X, dense, ACTIVATIONS["relu"].code,
+                            ACTIVATIONS["softmax"].code)
+    predict.predict_forward(coefs, intercepts, scipy.sparse.csr_matrix(X), sparse,
+                            ACTIVATIONS["relu"].code, ACTIVATIONS["softmax"].code)
+    np.testing.assert_allclose(sparse, dense, rtol=10 * RTOL[dtype], atol=RTOL[dtype])

@@ -1,0 +1,92 @@
+"""The training step shared by a team (fastmlp/_kernels/step.pyx): one thread playing
+the team computes the team's very bits; the memory a step runs in."""
+import numpy as np
+import pytest
+import scipy.sparse
+
+from fastmlp._engine.engines import CythonEngine
+from fastmlp._engine.layout import ParameterLayout, glorot_uniform
+from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from fastmlp._engine.state import TrainingState
+from fastmlp._kernels import step
+from tests.helpers import (BY_COLUMNS_FIRST, BY_COLUMNS_LAST, DTYPES, random_data, rng_for,
+                           training_config)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_threads, sizes", [(2, [30, 17, 9, 4]), (3, [30, 17, 9, 4]),
+                                              (3, [4, 1, 2, 3]), (2, [30, 4]),
+                                              (2, BY_COLUMNS_FIRST), (2, BY_COLUMNS_LAST)])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_one_thread_playing_the_team_computes_what_the_team_computes(dtype, n_threads,
+                                                                     sizes, sparse):
+    # The adaptive fallback (a busy core) runs the team's segments one after another on
+    # one thread: the same gemms on the same parts, so the same bits, with sample
+    # weights, dropout, a short last minibatch and a sparse X alike; and the adaptive
+    # mode's probes, which run some minibatches each way, change nothing either.
+    rng = rng_for("serial-team", dtype, n_threads, len(sizes), sparse)
+    n_samples, batch_size = 101, 12   # 8 full minibatches: a whole probe, 3 each way
+    layout = ParameterLayout(sizes)
+    X, Y = random_data(rng, n_samples, sizes, "softmax", dtype)
+    X[X < 0.3] = 0
+    if sparse:
+        X = scipy.sparse.csr_matrix(X)
+    weights = rng.uniform(0.5, 2, n_samples).astype(dtype)
+    dropout = tuple(0.2 for _ in sizes[1:-1]) or None
+    config = training_config("adam", "relu", "softmax", batch_size, dropout=dropout)
+    states, losses = {}, {}
+    for mode in ("always", "serial", "adaptive"):
+        engine = CythonEngine(layout, config, dtype, n_threads=n_threads,
+                              dense_input=not sparse, team_mode=mode)
+        engine.probe_memory = [True, 0.0]   # adaptive: probe at the first full minibatch
+        states[mode] = TrainingState(glorot_uniform(layout, "relu",
+                                                    np.random.default_rng(2), dtype), "adam")
+        losses[mode] = []
+        for epoch in range(2):
+            order = np.random.default_rng(epoch).permutation(n_samples).astype(np.intp)
+            loss_sum, diverged = engine.train_epoch(states[mode], X, Y, weights, order,
+                                                    config)
+            assert diverged is False
+            losses[mode].append(loss_sum)
+        if mode == "adaptive":   # it probed (both ways), and set the time of the next probe
+            assert engine.probe_memory[1] > 0
+    for mode in ("serial", "adaptive"):
+        assert losses[mode] == losses["always"]
+        assert states[mode].n_steps == states["always"].n_steps == 18
+        np.testing.assert_array_equal(states[mode].params, states["always"].params)
+        for name, array in states["always"].optimizer_state.items():
+            np.testing.assert_array_equal(states[mode].optimizer_state[name], array)
+
+
+def test_train_epoch_refuses_a_workspace_too_short_for_its_terms():
+    # W_0 of [600, 500, 3] sums terms in float32 on two threads, not in float64: a
+    # float32 epoch given the float64 length would write past the workspace.
+    layout = ParameterLayout([600, 500, 3])
+    relu = ACTIVATIONS["relu"].code
+    lengths = {itemsize: step.workspace_length(layout.sizes, 8, 2, itemsize, relu)
+               for itemsize in (4, 8)}
+    assert lengths[4] > lengths[8]
+    config = training_config("adam", "relu", "softmax", 8)
+    engine = CythonEngine(layout, config, np.float32, n_threads=2)
+    assert engine.workspace.shape[0] == lengths[4]
+    engine.workspace = np.empty(lengths[8], np.float32)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(20, 600)).astype(np.float32)
+    Y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 20)]
+    state = TrainingState(glorot_uniform(layout, "relu", np.random.default_rng(0),
+                                         np.float32), "adam")
+    before = state.params.copy()
+    with pytest.raises(ValueError, match="workspace"):
+        engine.train_epoch(state, X, Y, None, np.arange(20, dtype=np.intp), config)
+    np.testing.assert_array_equal(state.params, before)
+
+
+@pytest.mark.parametrize("name", sorted(HIDDEN_ACTIVATIONS))
+def test_only_activations_whose_derivative_reads_z_get_a_preactivation_buffer(name):
+    # The common case stays buffer-free: z is kept for the hidden layers (and
+    # nothing else) only when the activation's derivative reads it.
+    sizes = np.array([20, 7, 5, 3], dtype=np.intp)
+    identity = step.workspace_length(sizes, 16, 1, 8, ACTIVATIONS["identity"].code)
+    length = step.workspace_length(sizes, 16, 1, 8, ACTIVATIONS[name].code)
+    extra = 16 * (7 + 5) if ACTIVATIONS[name].reads == "preactivation" else 0
+    assert length == identity + extra
