@@ -44,44 +44,28 @@ class CommandError(Exception):
 # --- argument types ------------------------------------------------------------------
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _number(kind, accepts, expected):
+    """An argparse type: the text read as `kind` (int or float) where `accepts` holds.
+
+    Text that is not a `kind` and a value out of range get the same one-line message,
+    "expected {expected}, got {text!r}".
+    """
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not accepts(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
-    return value
+# The float ranges are comparisons, which NaN fails: "nan" is refused like "-1".
+_positive_int = _number(int, lambda value: value >= 1, "a positive integer")
+_positive_float = _number(float, lambda value: 0 < value < float("inf"), "a positive number")
+_non_negative_float = _number(float, lambda value: 0 <= value < float("inf"), "a number >= 0")
+_fraction = _number(float, lambda value: 0 < value < 1, "a number in (0, 1)")
 
 
 def _hidden_sizes(text):
