@@ -16,7 +16,18 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from fastmlp._codes import HIDDEN_ACTIVATIONS, SOLVERS
+from fastmlp._engines import ENGINES
+from fastmlp._validation import FLOAT_DTYPES
 from fastmlp.callbacks import ProgressBar
+
+# The choices of train's options, read from the registries the estimators check
+# against, so a name added there is accepted here. Sorted: the order --help shows
+# does not depend on how a registry happens to be declared.
+ACTIVATION_CHOICES = sorted(HIDDEN_ACTIVATIONS)
+SOLVER_CHOICES = sorted(SOLVERS)
+ENGINE_CHOICES = sorted(ENGINES)
+DTYPE_CHOICES = sorted(np.dtype(dtype).name for dtype in FLOAT_DTYPES)
 
 #: Fashion-MNIST's class names, by label.
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
@@ -711,19 +722,18 @@ def build_parser():
                        help="minibatch size (default 128)")
     train.add_argument("--lr", type=_positive_float, default=1e-3, metavar="RATE",
                        help="initial learning rate (default 0.001)")
-    train.add_argument("--activation", default="relu",
-                       choices=("relu", "tanh", "logistic", "identity", "leaky_relu", "elu"),
+    train.add_argument("--activation", default="relu", choices=ACTIVATION_CHOICES,
                        help="hidden activation (default relu)")
-    train.add_argument("--solver", default="adam", choices=("adam", "sgd", "lbfgs"),
+    train.add_argument("--solver", default="adam", choices=SOLVER_CHOICES,
                        help="optimizer (default adam; sgd uses Nesterov momentum 0.9)")
     train.add_argument("--alpha", type=_non_negative_float, default=1e-4,
                        help="L2 penalty (default 0.0001)")
     train.add_argument("--dropout", type=_dropout, default=0.0, metavar="RATE",
                        help="dropout rate of the hidden layers, or one per layer "
                             "(0.2,0.1); default 0")
-    train.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+    train.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES,
                        help="precision of training and of the saved model (default float32)")
-    train.add_argument("--engine", default="cython", choices=("cython", "numpy"),
+    train.add_argument("--engine", default="cython", choices=ENGINE_CHOICES,
                        help="cython (fast) or numpy (the reference) (default cython)")
     train.add_argument("--seed", type=int, default=0,
                        help="seeds the weights, shuffling and splits (default 0)")
