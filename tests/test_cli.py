@@ -1,4 +1,4 @@
-"""The fastmlp command line (issue 5): demo, train, evaluate, predict, and its errors.
+"""The fastmlp command line: demo, train, evaluate, predict, and its errors.
 
 Commands run in a subprocess (``python -m fastmlp``, in a temporary directory) where
 the exit code and the exact stderr matter, and through ``fastmlp.cli.main`` where only

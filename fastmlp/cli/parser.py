@@ -1,0 +1,165 @@
+"""The commands and their options: what ``fastmlp --help`` and ``fastmlp COMMAND
+--help`` show. The options' text becomes values in option_values."""
+import argparse
+
+import numpy as np
+
+# The names the estimators accept, from the registries they check against: the
+# three imports below are the one place the command line learns them.
+from fastmlp._engine.engines import ENGINES
+from fastmlp._engine.registry import HIDDEN_ACTIVATIONS, SOLVERS
+from fastmlp._estimators.validation import FLOAT_DTYPES
+from fastmlp.cli import commands
+from fastmlp.cli.option_values import (
+    dropout_rates,
+    fraction,
+    hidden_sizes,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
+
+# Sorted: the order --help shows does not depend on how a registry is declared.
+ACTIVATION_CHOICES = sorted(HIDDEN_ACTIVATIONS)
+SOLVER_CHOICES = sorted(SOLVERS)
+ENGINE_CHOICES = sorted(ENGINES)
+DTYPE_CHOICES = sorted(np.dtype(dtype).name for dtype in FLOAT_DTYPES)
+
+DESCRIPTION = """\
+Fast multilayer perceptrons for the CPU.
+
+Start with `fastmlp demo`. Run `fastmlp COMMAND --help` for a command's options.
+Bad arguments or data end a command with a one-line message on stderr and a
+non-zero exit code."""
+
+DATA_HELP = ("digits (synthetic 28x28 digits), fashion-mnist (from "
+             "/usr/share/datasets/fashion-mnist), mnist:DIR (a directory of the four "
+             "MNIST IDX files, plain or .gz), PATH.npz (arrays X, y and optionally "
+             "X_test, y_test) or PATH.csv (one sample per row, the label in the last "
+             "column unless --label-column says otherwise; an optional header row). "
+             "uint8 features (raw pixels) are divided by 255.")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (the usage is one --help away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_data_options(parser, label_column=True):
+    """--data and the options that trim or read it, shared by train and evaluate."""
+    parser.add_argument("--data", required=True, metavar="DATA", help=DATA_HELP)
+    if label_column:
+        parser.add_argument("--label-column", metavar="COLUMN",
+                            help="CSV data: the label column, an index (negative counts "
+                                 "from the end; default -1, the last) or a header name")
+    parser.add_argument("--samples", type=positive_int, metavar="N",
+                        help="use only the first N training samples (digits: generate N; "
+                             "default 20000)")
+    parser.add_argument("--test-samples", type=positive_int, metavar="N",
+                        help="use only the first N test samples (digits: generate N; "
+                             "default 5000)")
+
+
+def build_parser():
+    """The ``fastmlp`` argument parser, a sub-command per command.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        Parsing sets ``command`` (the command's name) and ``run``, the command's
+        function: ``args.run(args)`` runs it and returns the exit code.
+    """
+    parser = _Parser(prog="fastmlp", description=DESCRIPTION,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from fastmlp import __version__
+    parser.add_argument("--version", action="version", version=f"fastmlp {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       parser_class=_Parser)
+
+    def command(name, function):
+        summary = " ".join(function.__doc__.split())
+        sub = subparsers.add_parser(name, help=summary, description=summary)
+        sub.set_defaults(run=function)
+        return sub
+
+    demo = command("demo", commands.demo)
+    demo.add_argument("--out-dir", default="fastmlp-demo", metavar="DIR",
+                      help="where the pictures go (default: fastmlp-demo)")
+    demo.add_argument("--no-pictures", action="store_true",
+                      help="draw no pictures (they need matplotlib: pip install "
+                           "fastmlp[plot])")
+    demo.add_argument("--seed", type=int, default=0, help="seeds data and weights (default 0)")
+    # small sizes for the tests; hidden from --help
+    demo.add_argument("--samples", type=positive_int, default=12000, help=argparse.SUPPRESS)
+    demo.add_argument("--validation-samples", type=positive_int, default=2000,
+                      help=argparse.SUPPRESS)
+    demo.add_argument("--test-samples", type=positive_int, default=5000,
+                      help=argparse.SUPPRESS)
+    demo.add_argument("--epochs", type=positive_int, default=8, help=argparse.SUPPRESS)
+    demo.add_argument("--hidden", type=hidden_sizes, default=(256, 128),
+                      help=argparse.SUPPRESS)
+    demo.add_argument("--batch-size", type=positive_int, default=128, help=argparse.SUPPRESS)
+
+    train = command("train", commands.train)
+    _add_data_options(train)
+    train.add_argument("--hidden", type=hidden_sizes, default=(256, 128), metavar="SIZES",
+                       help="hidden layer widths, comma-separated (default 256,128)")
+    train.add_argument("--epochs", type=positive_int, default=10, metavar="N",
+                       help="training epochs (default 10)")
+    train.add_argument("--batch-size", type=positive_int, default=128, metavar="B",
+                       help="minibatch size (default 128)")
+    train.add_argument("--lr", type=positive_float, default=1e-3, metavar="RATE",
+                       help="initial learning rate (default 0.001)")
+    train.add_argument("--activation", default="relu", choices=ACTIVATION_CHOICES,
+                       help="hidden activation (default relu)")
+    train.add_argument("--solver", default="adam", choices=SOLVER_CHOICES,
+                       help="optimizer (default adam; sgd uses Nesterov momentum 0.9)")
+    train.add_argument("--alpha", type=non_negative_float, default=1e-4,
+                       help="L2 penalty (default 0.0001)")
+    train.add_argument("--dropout", type=dropout_rates, default=0.0, metavar="RATE",
+                       help="dropout rate of the hidden layers, or one per layer "
+                            "(0.2,0.1); default 0")
+    train.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES,
+                       help="precision of training and of the saved model (default float32)")
+    train.add_argument("--engine", default="cython", choices=ENGINE_CHOICES,
+                       help="cython (fast) or numpy (the reference) (default cython)")
+    train.add_argument("--seed", type=int, default=0,
+                       help="seeds the weights, shuffling and splits (default 0)")
+    train.add_argument("--test-fraction", type=fraction, default=0.2, metavar="F",
+                       help="data without a test split: the fraction held out for "
+                            "testing (default 0.2)")
+    train.add_argument("--validation-fraction", type=fraction, default=None, metavar="F",
+                       help="hold out this fraction of the training data and print the "
+                            "validation accuracy after every epoch (default: none)")
+    train.add_argument("--out", metavar="MODEL.npz",
+                       help="save the trained model here (load it with fastmlp.load)")
+    train.add_argument("--plot", metavar="DIR",
+                       help="write pictures (network, backprop, training, confusion, "
+                            "first_layer .png) to DIR; needs matplotlib")
+    train.add_argument("--quiet", action="store_true", help="no line per epoch")
+
+    evaluate = command("evaluate", commands.evaluate)
+    evaluate.add_argument("--model", required=True, metavar="MODEL.npz",
+                          help="a model saved by fastmlp train --out (or model.save)")
+    _add_data_options(evaluate)
+
+    predict = command("predict", commands.predict)
+    predict.add_argument("--model", required=True, metavar="MODEL.npz",
+                         help="a model saved by fastmlp train --out (or model.save)")
+    predict.add_argument("--input", required=True, metavar="FILE",
+                         help="samples, one per row: a .npy array, a .npz file (array X, "
+                              "or its only array) or a .csv file of features only (an "
+                              "optional header row); uint8 features are divided by 255")
+    predict.add_argument("--proba", action="store_true",
+                         help="print class probabilities (comma-separated, in the order "
+                              "of the model's classes) instead of labels")
+    predict.add_argument("--output", metavar="FILE",
+                         help="write the lines to FILE instead of standard output")
+
+    # bench's options are the benchmark script's own
+    from fastmlp import benchmark
+    bench = command("bench", commands.bench)
+    benchmark.add_arguments(bench)
+    return parser
