@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 
+from fastmlp._engine.registry import HIDDEN_ACTIVATIONS, SOLVERS, choices
 from fastmlp._estimators.base import BaseMultilayerPerceptron
 from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, ClassifierBase, accuracy
 from fastmlp.exceptions import DataConversionWarning
@@ -20,9 +21,9 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
     ----------
     hidden_layer_sizes : int or tuple of int, default=(100,)
         Width of each hidden layer.
-    activation : {'relu', 'tanh', 'logistic', 'identity', 'leaky_relu', 'elu'}, default='relu'
+    activation : %(activations)s, default='relu'
         Hidden-layer activation (leaky_relu has slope 0.01, elu alpha 1).
-    solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
+    solver : %(solvers)s, default='adam'
         'lbfgs' minimises the full-batch loss with scipy's L-BFGS-B.
     alpha : float, default=1e-4
         Strength of the L2 penalty ``0.5 * alpha * ||W||^2 / sum of sample weights``.
@@ -331,3 +332,8 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
             tags = super().__sklearn_tags__()
             tags.classifier_tags.multi_label = True
             return tags
+
+
+# The docstring's lists of activations and solvers are the registry's.
+MLPClassifier.__doc__ %= {"activations": choices(HIDDEN_ACTIVATIONS),
+                          "solvers": choices(SOLVERS)}
