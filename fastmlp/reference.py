@@ -16,15 +16,31 @@ the kernels and with scikit-learn's MLP):
   the counter ``r * (all hidden units) + (the layer's first unit) + j`` is at
   least ``rate * 2**32`` (see `dropout_mask`).
 """
+import math
+
 import numpy as np
 
 LEAKY_SLOPE = 0.01
+# gelu(z) = 0.5 z (1 + tanh(GELU_K (z + GELU_C z^3))), the tanh approximation
+GELU_K, GELU_C = (2 / math.pi) ** 0.5, 0.044715
 
 
 def _logistic(z):
     # exp of a non-positive number only, so it never overflows
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _gelu(z):
+    # 0.5 z (1 + tanh(u)) = z logistic(2 u): no cancellation for negative z
+    return z * _logistic(2 * GELU_K * (z + GELU_C * z * z * z))
+
+
+def _gelu_derivative(z):
+    # at z clamped to [-10, 10], beyond which gelu' is 1 or 0 to within 1e-35 (as the kernel)
+    c = np.clip(z, -10, 10)
+    s = _logistic(2 * GELU_K * (c + GELU_C * c * c * c))
+    return s * (1 + 2 * c * (1 - s) * GELU_K * (1 + 3 * GELU_C * c * c))
 
 
 def _softmax(z):
@@ -39,6 +55,7 @@ ACTIVATIONS = {
     "logistic": _logistic,
     "leaky_relu": lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
     "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+    "gelu": _gelu,
     "softmax": _softmax,
     "exp": np.exp,
 }
@@ -52,6 +69,7 @@ DERIVATIVES = {
     "logistic": lambda z, a: a * (1 - a),
     "leaky_relu": lambda z, a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype),
     "elu": lambda z, a: np.where(a > 0, 1, a + 1).astype(a.dtype),
+    "gelu": lambda z, a: _gelu_derivative(z),
 }
 
 
