@@ -56,6 +56,7 @@ ACTIVATIONS = {
     "leaky_relu": lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
     "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
     "gelu": _gelu,
+    "silu": lambda z: z * _logistic(z),
     "softmax": _softmax,
     "exp": np.exp,
 }
@@ -70,6 +71,7 @@ DERIVATIVES = {
     "leaky_relu": lambda z, a: np.where(a > 0, 1, LEAKY_SLOPE).astype(a.dtype),
     "elu": lambda z, a: np.where(a > 0, 1, a + 1).astype(a.dtype),
     "gelu": lambda z, a: _gelu_derivative(z),
+    "silu": lambda z, a: _logistic(z) * (1 + z * (1 - _logistic(z))),
 }
 
 

@@ -70,7 +70,7 @@ def test_softmax_rows_sum_to_one(dtype):
 
 
 HUGE_Z = np.array([[1000.0, -1000.0, 0.0, 89.0, -89.0, 710.0, -710.0]])
-SATURATING = ["logistic", "tanh", "elu", "gelu"]
+SATURATING = ["logistic", "tanh", "elu", "gelu", "silu"]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
