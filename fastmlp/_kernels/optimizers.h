@@ -70,7 +70,8 @@ FASTMLP_OPTIMIZER(sgd)
  * scalar per call. */
 #define adam_CONSTANTS                                                                  \
     const real b1 = (real) h[0], b2 = (real) h[1], eps = (real) h[2];                   \
-    const real c1 = 1 - b1, c2 = 1 - b2;                                                \
+    /* 1 - b in double: in float32, 1 - 0.999f is 1.3e-5 off 0.001 */                   \
+    const real c1 = (real) (1 - h[0]), c2 = (real) (1 - h[1]);                          \
     const real step = (real) (lr * sqrt(1 - pow(h[1], (double) t))                      \
                               / (1 - pow(h[0], (double) t)));
 #define adam_UPDATE                                                                     \
