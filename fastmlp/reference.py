@@ -232,7 +232,18 @@ def adam_update(params, grads, m, v, *, t, learning_rate, is_weight, beta_1, bet
         p -= step * m_i / (np.sqrt(v_i) + epsilon)
 
 
-OPTIMIZERS = {"sgd": sgd_update, "adam": adam_update}
+def adamw_update(params, grads, m, v, *, t, learning_rate, is_weight, beta_1, beta_2,
+                 epsilon, weight_decay):
+    """Adam, then a decoupled weight decay of the weights as they were before the step."""
+    before = [p.copy() for p in params]
+    adam_update(params, grads, m, v, t=t, learning_rate=learning_rate, is_weight=is_weight,
+                beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    for p, w, weight in zip(params, before, is_weight):
+        if weight:
+            p -= p.dtype.type(learning_rate * weight_decay) * w
+
+
+OPTIMIZERS = {"sgd": sgd_update, "adam": adam_update, "adamw": adamw_update}
 
 
 # --- one epoch -----------------------------------------------------------------------

@@ -80,6 +80,17 @@ FASTMLP_OPTIMIZER(sgd)
     p[i] = w - step * s0[i] / (FASTMLP_SQRT(s1[i]) + eps);
 FASTMLP_OPTIMIZER(adam)
 
+/* AdamW: Adam with a decoupled weight decay = h[3] of the weights (Loshchilov &
+ * Hutter), applied beside the update rather than through the gradient:
+ *   p = p - step m / (sqrt(v) + eps) - lr weight_decay p   (weights; biases: Adam) */
+#define adamw_CONSTANTS                                                                 \
+    adam_CONSTANTS                                                                      \
+    const real decay = weights ? (real) (lr * h[3]) : 0;
+#define adamw_UPDATE                                                                    \
+    adam_UPDATE                                                                         \
+    p[i] -= decay * w;
+FASTMLP_OPTIMIZER(adamw)
+
 /* Not a solver, so not in the table: writes the gradient that every optimizer above
  * sees, g + l2 w, to s0, and leaves p as it is. The full-batch gradient (L-BFGS) runs
  * the training step with it. */
@@ -114,6 +125,7 @@ static const fastmlp_optimizer FASTMLP_OPTIMIZERS[] = {
     /*            name     state arrays   hyper-parameters                               */
     FASTMLP_ENTRY(sgd,     "velocity",    "momentum nesterovs_momentum"),
     FASTMLP_ENTRY(adam,    "m v",         "beta_1 beta_2 epsilon"),
+    FASTMLP_ENTRY(adamw,   "m v",         "beta_1 beta_2 epsilon weight_decay"),
 };
 #define FASTMLP_N_OPTIMIZERS ((int) (sizeof FASTMLP_OPTIMIZERS / sizeof FASTMLP_OPTIMIZERS[0]))
 

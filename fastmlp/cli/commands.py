@@ -110,8 +110,9 @@ def train(args):
           f"learning rate {args.lr:g}, {args.dtype}, {args.engine} engine)")
     progress = EpochLine(indent="  ")
     model = MLPClassifier(args.hidden, activation=args.activation, solver=args.solver,
-                          alpha=args.alpha, batch_size=args.batch_size,
-                          learning_rate_init=args.lr, max_iter=args.epochs,
+                          alpha=args.alpha, weight_decay=args.weight_decay,
+                          batch_size=args.batch_size, learning_rate_init=args.lr,
+                          max_iter=args.epochs,
                           random_state=args.seed, dropout=args.dropout, engine=args.engine,
                           callbacks=None if args.quiet else [progress])
     started = time.perf_counter()

@@ -118,6 +118,9 @@ def build_parser():
                        help="optimizer (default adam; sgd uses Nesterov momentum 0.9)")
     train.add_argument("--alpha", type=non_negative_float, default=1e-4,
                        help="L2 penalty (default 0.0001)")
+    train.add_argument("--weight-decay", type=non_negative_float, default=0.01,
+                       metavar="DECAY", help="decoupled weight decay of --solver adamw "
+                                             "(default 0.01)")
     train.add_argument("--dropout", type=dropout_rates, default=0.0, metavar="RATE",
                        help="dropout rate of the hidden layers, or one per layer "
                             "(0.2,0.1); default 0")
