@@ -243,7 +243,16 @@ def adamw_update(params, grads, m, v, *, t, learning_rate, is_weight, beta_1, be
             p -= p.dtype.type(learning_rate * weight_decay) * w
 
 
-OPTIMIZERS = {"sgd": sgd_update, "adam": adam_update, "adamw": adamw_update}
+def rmsprop_update(params, grads, v, *, t, learning_rate, is_weight, rho, epsilon):
+    """RMSprop: each step divided by the root of the running mean of g^2."""
+    for p, g, v_i in zip(params, grads, v):
+        v_i *= rho
+        v_i += (1 - rho) * g * g
+        p -= learning_rate * g / (np.sqrt(v_i) + epsilon)
+
+
+OPTIMIZERS = {"sgd": sgd_update, "adam": adam_update, "adamw": adamw_update,
+              "rmsprop": rmsprop_update}
 
 
 # --- one epoch -----------------------------------------------------------------------

@@ -26,9 +26,10 @@ OPTIMIZER_PARAMS = {
     "sgd": {"momentum": 0.9, "nesterovs_momentum": True},
     "adam": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8},
     "adamw": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "weight_decay": 0.05},
+    "rmsprop": {"rho": 0.9, "epsilon": 1e-8},
 }
 # Learning rates that move the weights visibly in a few steps without diverging.
-LEARNING_RATES = {"sgd": 0.05, "adam": 0.01, "adamw": 0.01}
+LEARNING_RATES = {"sgd": 0.05, "adam": 0.01, "adamw": 0.01, "rmsprop": 0.01}
 
 
 def rng_for(*key):

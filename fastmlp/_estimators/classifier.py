@@ -62,6 +62,9 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         weight_decay * W`` off the weights (not through the gradient, so Adam's
         scaling does not weaken it). Only solver='adamw' reads it; ``alpha`` remains
         the L2 term of the loss for every solver.
+    rho : float, default=0.9
+        RMSprop's decay of its running mean of the squared gradient (solver='rmsprop';
+        its step is ``learning_rate * g / (sqrt(mean) + epsilon)``).
     dropout : float or sequence of float, default=0.0
         Inverted-dropout rate of the hidden layers' outputs during training (one rate,
         or one per hidden layer); nothing is dropped at predict time.
@@ -124,7 +127,7 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, weight_decay=0.01, dropout=0.0, class_weight=None,
+                 n_iter_no_change=10, max_fun=15000, weight_decay=0.01, rho=0.9, dropout=0.0, class_weight=None,
                  monitor="validation_score", callbacks=None, n_threads=None,
                  engine="cython"):
         self._store_params(locals())

@@ -205,6 +205,7 @@ def check_hyperparameters(params, engines):
     _check_number(params, "beta_2", float, low=0, high=1, high_open=True)
     _check_number(params, "epsilon", float, low=0, low_open=True)
     _check_number(params, "weight_decay", float, low=0)
+    _check_number(params, "rho", float, low=0, high=1, high_open=True)
     _check_number(params, "validation_fraction", float, low=0, high=1, low_open=True,
                   high_open=True)
     for name in ("shuffle", "nesterovs_momentum", "warm_start", "early_stopping"):

@@ -91,6 +91,16 @@ FASTMLP_OPTIMIZER(adam)
     p[i] -= decay * w;
 FASTMLP_OPTIMIZER(adamw)
 
+/* RMSprop with rho, epsilon = h[0], h[1]. State: v, the running mean of g^2.
+ *   v = rho v + (1 - rho) g^2;   p -= lr g / (sqrt(v) + eps) */
+#define rmsprop_CONSTANTS                                                               \
+    const real rho = (real) h[0], c = (real) (1 - h[0]), eps = (real) h[1];             \
+    const real rate = (real) lr;
+#define rmsprop_UPDATE                                                                  \
+    s0[i] = rho * s0[i] + c * gi * gi;                                                  \
+    p[i] = w - rate * gi / (FASTMLP_SQRT(s0[i]) + eps);
+FASTMLP_OPTIMIZER(rmsprop)
+
 /* Not a solver, so not in the table: writes the gradient that every optimizer above
  * sees, g + l2 w, to s0, and leaves p as it is. The full-batch gradient (L-BFGS) runs
  * the training step with it. */
@@ -126,6 +136,7 @@ static const fastmlp_optimizer FASTMLP_OPTIMIZERS[] = {
     FASTMLP_ENTRY(sgd,     "velocity",    "momentum nesterovs_momentum"),
     FASTMLP_ENTRY(adam,    "m v",         "beta_1 beta_2 epsilon"),
     FASTMLP_ENTRY(adamw,   "m v",         "beta_1 beta_2 epsilon weight_decay"),
+    FASTMLP_ENTRY(rmsprop, "v",           "rho epsilon"),
 };
 #define FASTMLP_N_OPTIMIZERS ((int) (sizeof FASTMLP_OPTIMIZERS / sizeof FASTMLP_OPTIMIZERS[0]))
 

@@ -24,11 +24,15 @@ def hyper(name, **overrides):
     return params, [float(params[h]) for h in OPTIMIZERS[name].hyper]
 
 
+# State arrays that are running means of g^2, and so never negative.
+MEAN_SQUARES = {"v"}
+
+
 def state_arrays(rng, name, n, dtype):
-    """The optimizer's state arrays: moments that are not all zero (second moments,
-    and whatever else the state names, non-negative)."""
-    return [(0.1 * rng.random(n) if k else 0.1 * rng.standard_normal(n)).astype(dtype)
-            for k in range(len(OPTIMIZERS[name].state))]
+    """The optimizer's state arrays, not all zero: normal draws, non-negative ones for
+    the running means of g^2."""
+    return [(0.1 * (rng.random(n) if state in MEAN_SQUARES else rng.standard_normal(n)))
+            .astype(dtype) for state in OPTIMIZERS[name].state]
 
 
 def test_every_optimizer_has_a_reference_twin_and_test_parameters():
