@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import scipy.sparse
 
+from fastmlp import reference
 from fastmlp._engine.engines import CythonEngine
 from fastmlp._engine.layout import ParameterLayout, glorot_uniform
-from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZERS
 from fastmlp._engine.state import TrainingState
 from fastmlp._kernels import step
 from tests.helpers import (BY_COLUMNS_FIRST, BY_COLUMNS_LAST, DTYPES, random_data, rng_for,
@@ -90,3 +91,49 @@ def test_only_activations_whose_derivative_reads_z_get_a_preactivation_buffer(na
     length = step.workspace_length(sizes, 16, 1, 8, ACTIVATIONS[name].code)
     extra = 16 * (7 + 5) if ACTIVATIONS[name].reads == "preactivation" else 0
     assert length == identity + extra
+
+
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+def test_every_optimizer_steps_along_the_central_difference_gradient(solver):
+    # One step of the Cython engine from a known state equals the reference update
+    # applied to the gradient of the minibatch loss (L2 term included) taken by central
+    # differences: the step's backward pass and the optimizer's kernel agree with the
+    # loss they minimise, whatever the optimizer.
+    rng = rng_for("fd-step", solver)
+    sizes, hidden, output, alpha = [4, 5, 3], "silu", "softmax", 0.1
+    layout = ParameterLayout(sizes)
+    X, Y = random_data(rng, 12, sizes, output, np.float64)
+    config = training_config(solver, hidden, output, 12, alpha=alpha)
+    start = glorot_uniform(layout, hidden, rng, np.float64)
+
+    def loss(flat):
+        coefs, intercepts = layout.unpack(flat)
+        return reference.loss_and_gradient(coefs, intercepts, X, Y, hidden, output,
+                                           "log_loss", alpha)[0]
+
+    h = 1e-6
+    fd = np.array([(loss(start + h * e) - loss(start - h * e)) / (2 * h)
+                   for e in np.eye(layout.n_params)])
+    # a state from earlier steps (running means of g^2 non-negative), so that even
+    # the adaptive optimizers' steps depend on the gradient's size, not only its sign
+    got = TrainingState(start, solver)
+    for name, array in got.optimizer_state.items():
+        draw = rng.random(array.size) if name == "v" else rng.normal(size=array.size)
+        array[:] = 0.01 * draw
+    want = start.copy()
+    coefs, intercepts = layout.views(want)
+    grads = layout.views(fd)
+    state = {name: sum(layout.views(array.copy()), [])
+             for name, array in got.optimizer_state.items()}
+    reference.OPTIMIZERS[solver](coefs + intercepts, grads[0] + grads[1], **state, t=3,
+                                 learning_rate=config.learning_rate,
+                                 is_weight=[True] * len(coefs) + [False] * len(intercepts),
+                                 **config.optimizer_params)
+
+    got.t = 2
+    CythonEngine(layout, config, np.float64, n_threads=1).train_epoch(
+        got, X, Y, None, np.arange(12, dtype=np.intp), config)
+
+    assert got.t == 3
+    np.testing.assert_allclose(got.params, want, rtol=1e-6,
+                               atol=1e-6 * config.learning_rate)
