@@ -15,11 +15,11 @@ import statistics
 import time
 
 import numpy as np
+from fastmlp._kernels.optimizers import update_twin
 
 from fastmlp import benchmark
 from fastmlp._engine.layout import staggered_empty
 from fastmlp._engine.registry import OPTIMIZERS
-from fastmlp._kernels.optimizers import update_twin
 
 
 def adam_epoch(n_params, n_steps, dtype):
@@ -73,8 +73,8 @@ def main(argv=None):
             print(f"  {target}x over PyTorch needs an epoch of "
                   f"{statistics.median(needed):.3f} s: "
                   f"{statistics.median(n / f for n, f in zip(needed, floor)):.2f}x the floor")
-        print(f"  fastmlp's speed-up over PyTorch: "
-              f"{statistics.median(p / f for p, f in zip(times['pytorch'], times['fastmlp'])):.2f}x")
+        speedups = [p / f for p, f in zip(times["pytorch"], times["fastmlp"])]
+        print(f"  fastmlp's speed-up over PyTorch: {statistics.median(speedups):.2f}x")
     if args.json:
         with open(args.json, "w") as file:
             json.dump(median, file, indent=1)

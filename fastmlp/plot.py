@@ -69,7 +69,7 @@ def _finish(figure, path):
         return figure
     import io
 
-    from PIL import Image   # a dependency of matplotlib
+    from PIL import Image  # a dependency of matplotlib
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", facecolor=figure.get_facecolor())
     buffer.seek(0)
@@ -565,7 +565,7 @@ def plot_backprop(model, x, y, *, image_shape=None, output_names=None, max_neuro
     is_classifier = hasattr(model, "classes_")
     target = np.flatnonzero(_target_row(model, y, coefs[-1].shape[1]) > 0.5) \
         if is_classifier else np.array([], dtype=np.intp)
-    for layer, W in enumerate(coefs, start=1):
+    for layer in range(1, len(coefs) + 1):
         last = layer == len(coefs)
         units = np.arange(len(push[layer])) if last else _pick(push[layer], max_neurons)
         shown.append(units)
@@ -625,8 +625,9 @@ def _error_column(canvas, column, ys, radius, output, error, labels, target, pro
                 fontsize=8 + 6 * min(abs(error[k]), 1.0))
         shown = f"{value:.1%}" if probabilities else f"{value:.3g}"
         note = " target" if is_target else ""
-        ax.text(x + canvas.label_width + 0.55, ys[k], f"{shown}{note}", ha="left", va="center", color=colour,
-                fontsize=9.5, fontweight="bold" if is_target else "normal")
+        ax.text(x + canvas.label_width + 0.55, ys[k], f"{shown}{note}", ha="left",
+                va="center", color=colour, fontsize=9.5,
+                fontweight="bold" if is_target else "normal")
 
 
 def _smoothness(W, shape):

@@ -365,12 +365,17 @@ def test_sparse_input_is_read_in_place_without_a_dense_minibatch_buffer():
     # a CSR X with a million columns: a dense (batch x n_features) gather buffer
     # would be 200 MB for 50 rows; the sparse first layer needs none
     import scipy.sparse
+
     from fastmlp._engine.layout import ParameterLayout
     X = scipy.sparse.random(50, 1_000_000, density=1e-5, format="csr", dtype=np.float32,
                             random_state=0)
     y = np.arange(50) % 2
     model = MLPClassifier((4,), batch_size=50, max_iter=2, random_state=0)
-    engine = model._start_training(X, np.zeros((50, 1), np.float32), ParameterLayout([X.shape[1], 4, 1]), np.zeros(1_000_000 * 4 + 4 + 4 + 1, np.float32), np.random.RandomState(0), "logistic").engine
+    layout = ParameterLayout([X.shape[1], 4, 1])
+    training = model._start_training(X, np.zeros((50, 1), np.float32), layout,
+                                     np.zeros(layout.n_params, np.float32),
+                                     np.random.RandomState(0), "logistic")
+    engine = training.engine
     assert engine.workspace.size < 50 * 1000
     quiet_fit(model, X, y)
     assert model.coefs_[0].shape == (1_000_000, 4) and model.n_iter_ == 2

@@ -7,7 +7,7 @@ codes the enums of _kernels/common.pxd. Validation, the command line's choices, 
 docstrings, persistence and the tests' parametrisations all read these.
 """
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional
 
 from fastmlp._kernels import activations, common, losses, optimizers
 
@@ -33,8 +33,8 @@ class Loss:
 class Optimizer:
     name: str
     code: int
-    state: Tuple[str, ...]   # its state arrays, each shaped like the parameters
-    hyper: Tuple[str, ...]   # the estimator parameters it reads, in its kernel's order
+    state: tuple   # its state arrays' names, each array shaped like the parameters
+    hyper: tuple   # the estimator parameters it reads, in its kernel's order
 
 
 LOSSES = {name: Loss(name, code, output, mean)

@@ -21,9 +21,15 @@ from fastmlp._engine.layout import ParameterLayout, glorot_uniform
 from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES
 from fastmlp._engine.state import TrainingState
 from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, EstimatorBase
-from fastmlp._estimators.validation import (all_finite, check_dropout,
-                                            check_hyperparameters, check_is_fitted,
-                                            check_sample_weight, check_X, check_y)
+from fastmlp._estimators.validation import (
+    all_finite,
+    check_dropout,
+    check_hyperparameters,
+    check_is_fitted,
+    check_sample_weight,
+    check_X,
+    check_y,
+)
 from fastmlp._kernels import gradient
 from fastmlp._kernels.row_predict import RowPlan, RowPredictor
 from fastmlp.callbacks import ProgressBar
@@ -374,7 +380,8 @@ class BaseMultilayerPerceptron(EstimatorBase):
             val = [p[val_idx] for p in parts]
         if sample_weight is None:
             train, val = list(train) + [None], list(val) + [None]
-        rows = (lambda part: check_X(part, dtype=X.dtype))   # a CSR X stays well-formed
+        def rows(part):   # a CSR X stays well-formed
+            return check_X(part, dtype=X.dtype)
         return ((rows(train[0]), train[1], train[2]), (rows(val[0]), val[1], val[2]))
 
     # --- L-BFGS ---------------------------------------------------------------------

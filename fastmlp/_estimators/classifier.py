@@ -127,7 +127,8 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False,
                  momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, weight_decay=0.01, rho=0.9, dropout=0.0, class_weight=None,
+                 n_iter_no_change=10, max_fun=15000, weight_decay=0.01, rho=0.9,
+                 dropout=0.0, class_weight=None,
                  monitor="validation_score", callbacks=None, n_threads=None,
                  engine="cython"):
         self._store_params(locals())

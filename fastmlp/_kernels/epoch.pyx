@@ -47,8 +47,9 @@ cdef double PROBE_COST_RATIO = 100
 
 cdef struct Probe:
     bint team_wins      # the way chosen: the team (True) or one thread playing it
-    Py_ssize_t left     # probe steps still to run; the first half on one thread (its cold
-                        # start, the epoch's or the team's idle worker, is not the team's)
+    # probe steps still to run; the first half on one thread (its cold start, the
+    # epoch's or the team's idle worker, is not the team's)
+    Py_ssize_t left
     double team_seconds     # the probe's steps each way, seconds in all
     double serial_seconds
     double next_time    # when the next probe starts (_now() seconds)

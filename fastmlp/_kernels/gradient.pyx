@@ -16,7 +16,7 @@ from fastmlp._kernels.step import workspace_length
 
 def loss_and_gradient(floating[::1] params,          # IN flat parameters (n_params,)
                       floating[::1] grads,           # OUT flat gradient (n_params,)
-                      X,                             # IN (n_samples x n_features): C-contiguous or CSR
+                      X,                             # IN (n_samples x n_features), C or CSR
                       const floating[:, ::1] Y,      # IN (n_samples x n_outputs)
                       const Py_ssize_t[::1] sizes,   # IN layer widths, input first
                       int hidden_activation, int out_activation, int loss, double alpha,

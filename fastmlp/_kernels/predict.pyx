@@ -70,7 +70,8 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
                 rows = min(chunk, n_samples - start)
                 acts[n_layers - 1] = &out[start, 0]    # the last layer writes in place
                 if sparse:
-                    # Z = X_chunk @ W_0 : (rows x n_out) = (rows x n_features, sparse) (n_features x n_out)
+                    # Z = X_chunk @ W_0 : (rows x n_out)
+                    #   = (rows x n_features, sparse) (n_features x n_out)
                     csr_matmul(&csr, &order[start], 0, rows, w_ptr[0], sizes[1], acts[0])
                     bias_activation(acts[0], <floating*> NULL, b_ptr[0], rows, sizes[1],
                                     sizes[1],

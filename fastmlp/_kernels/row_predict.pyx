@@ -158,7 +158,8 @@ cdef class RowPlan:
         if len(coefs) != self.n_layers or len(intercepts) != self.n_layers:
             return False
         for i in range(self.n_layers):
-            if coefs[i] is not self.arrays[i] or intercepts[i] is not self.arrays[self.n_layers + i]:
+            if (coefs[i] is not self.arrays[i]
+                    or intercepts[i] is not self.arrays[self.n_layers + i]):
                 return False
         return (state.get("activation") is self.activation
                 and state.get("out_activation_") is self.out_activation

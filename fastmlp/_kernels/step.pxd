@@ -30,8 +30,9 @@ cdef struct StepContext:
     CsrMatrix csr
     const void* Y                  # (n_samples x n_out)
     const void* sample_weight      # (n_samples,), or NULL: weights of 1
-    bint in_place                  # the minibatch is rows [0, rows) of X, Y and the
-                                   # weights, read where they are: nothing is gathered
+    # the minibatch is rows [0, rows) of X, Y and the weights, read where they are
+    # (nothing is gathered)
+    bint in_place
     # -- the parameters, their gradient and the optimizer's state: flat vectors
     #    (fastmlp/_engine/layout.py), and each layer's place in them
     void* params
@@ -41,16 +42,17 @@ cdef struct StepContext:
     void** coefs                   # n_layers each
     void** intercepts
     void** coef_grads
-    void** bias_grads              # n_parts x n_layers: part p's column sums of each
-                                   # layer's delta; part 0's are the gradient's own
+    # n_parts x n_layers: part p's column sums of each layer's delta; part 0's are
+    # the gradient's own
+    void** bias_grads
     # -- the workspace (see workspace_length)
     void* xb                       # the gathered inputs (rows x n_in) of a dense X
     void* yb                       # the gathered targets (rows x n_out)
     void* wb                       # the gathered sample weights (rows,)
-    void** acts                    # each layer's output (rows x width); the output
-                                   # layer's becomes its delta
-    void** preacts                 # each hidden layer's z, for an activation whose
-                                   # derivative reads it (else NULL)
+    # each layer's output (rows x width); the output layer's becomes its delta
+    void** acts
+    # each hidden layer's z where its activation's derivative reads it (else NULL)
+    void** preacts
     void* deltas[2]                # the hidden layers' deltas, alternately
     void* terms[2]                 # two sets of the parts' terms (see layers.pyx)
     Py_ssize_t term_stride         # elements from one part's term to the next

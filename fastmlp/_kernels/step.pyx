@@ -27,7 +27,7 @@ from fastmlp._kernels.dropout cimport Dropout
 from fastmlp._kernels.layers cimport (backward_layer, forward_columns, forward_partial,
                                       forward_rows, reduce_columns)
 from fastmlp._kernels.losses cimport loss_delta
-from fastmlp._kernels.optimizers cimport GRADIENT, MAX_STATE, optimizer_loops, update
+from fastmlp._kernels.optimizers cimport MAX_STATE, optimizer_loops, update
 from fastmlp._kernels.sparse cimport csr_matmul, csr_transpose_matmul, csr_view
 from fastmlp._kernels.team cimport share, share_inputs, sums_terms
 
@@ -74,8 +74,9 @@ cdef extern from *:
 
 cdef struct Segments:
     # Where one call of a step is among the step's segments.
-    Py_ssize_t wanted     # the one segment this call runs, or -1: all of them, meeting
-                          # the other parts at barriers
+    # the one segment this call runs, or -1: all of them, meeting the other parts at
+    # barriers
+    Py_ssize_t wanted
     Py_ssize_t current    # the segment the code is in
 
 

@@ -7,8 +7,7 @@ import pytest
 from fastmlp import reference
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from fastmlp._kernels import activations
-from tests.helpers import (DTYPES, RTOL, SHAPES, assert_within_sum_bound, non_c_contiguous,
-                           rng_for)
+from tests.helpers import DTYPES, RTOL, SHAPES, assert_within_sum_bound, non_c_contiguous, rng_for
 
 ALL = sorted(ACTIVATIONS)
 HIDDEN = sorted(HIDDEN_ACTIVATIONS)

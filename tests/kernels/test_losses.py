@@ -6,8 +6,16 @@ import pytest
 from fastmlp import reference
 from fastmlp._engine.registry import LOSS_FOR_OUTPUT, LOSSES
 from fastmlp._kernels import losses
-from tests.helpers import (DTYPES, OUTPUTS, RTOL, SHAPES, assert_within_sum_bound,
-                           non_c_contiguous, predictions_and_targets, rng_for)
+from tests.helpers import (
+    DTYPES,
+    OUTPUTS,
+    RTOL,
+    SHAPES,
+    assert_within_sum_bound,
+    non_c_contiguous,
+    predictions_and_targets,
+    rng_for,
+)
 
 
 def test_every_loss_pairs_with_an_output_activation_and_has_a_reference_twin():

@@ -7,8 +7,14 @@ import pytest
 from fastmlp import reference
 from fastmlp._engine.registry import OPTIMIZERS
 from fastmlp._kernels import optimizers
-from tests.helpers import (DTYPES, OPTIMIZER_PARAMS, RTOL, assert_within_sum_bound,
-                           non_c_contiguous, rng_for)
+from tests.helpers import (
+    DTYPES,
+    OPTIMIZER_PARAMS,
+    RTOL,
+    assert_within_sum_bound,
+    non_c_contiguous,
+    rng_for,
+)
 
 NAMES = sorted(OPTIMIZERS)
 # Each optimizer once with its defaults, and SGD without momentum and without Nesterov.

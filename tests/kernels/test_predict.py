@@ -10,7 +10,6 @@ from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from fastmlp._kernels import predict
 from tests.helpers import DTYPES, OUTPUTS, RTOL, random_network, rng_for
 
-
 PREDICT_SIZES = [[13, 7, 3, 5], [7, 1], [1, 37, 1]]
 
 

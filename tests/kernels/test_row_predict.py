@@ -12,10 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
+from fastmlp._kernels.row_predict import RowPlan
 
 from fastmlp import MLPClassifier, MLPRegressor, load, reference
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
-from fastmlp._kernels.row_predict import RowPlan
 from fastmlp.exceptions import ConvergenceWarning
 
 HIDDEN = sorted(HIDDEN_ACTIVATIONS)

@@ -10,8 +10,14 @@ from fastmlp._engine.layout import ParameterLayout, glorot_uniform
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZERS
 from fastmlp._engine.state import TrainingState
 from fastmlp._kernels import step
-from tests.helpers import (BY_COLUMNS_FIRST, BY_COLUMNS_LAST, DTYPES, random_data, rng_for,
-                           training_config)
+from tests.helpers import (
+    BY_COLUMNS_FIRST,
+    BY_COLUMNS_LAST,
+    DTYPES,
+    random_data,
+    rng_for,
+    training_config,
+)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
