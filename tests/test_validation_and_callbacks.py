@@ -46,12 +46,19 @@ def test_validation_set_is_scored_after_every_epoch():
     assert model.validation_loss_curve_[-1] < model.validation_loss_curve_[0]
 
 
-def test_early_stopping_on_validation_loss_keeps_the_best_epoch():
+@pytest.fixture(scope="module")
+def stopped_on_validation_loss():
+    """A classifier stopped early on its validation loss, and that validation data."""
     X, y = noisy_xor(100, seed=0)
     X_val, y_val = noisy_xor(300, seed=1)
     model = quiet_fit(classifier((64,), learning_rate_init=0.01, early_stopping=True,
                                  monitor="validation_loss", n_iter_no_change=5,
                                  max_iter=500), X, y, X_val=X_val, y_val=y_val)
+    return model, X_val, y_val
+
+
+def test_early_stopping_on_validation_loss_keeps_the_best_epoch(stopped_on_validation_loss):
+    model, X_val, y_val = stopped_on_validation_loss
     curve = model.validation_loss_curve_
     best = int(np.argmin(curve))
     assert model.n_iter_ < 500 and len(curve) == model.n_iter_
@@ -77,12 +84,8 @@ def test_early_stopping_on_validation_score_keeps_the_best_regressor():
     assert model.best_validation_score_ == pytest.approx(max(model.validation_scores_))
 
 
-def test_best_validation_score_is_a_score_when_monitoring_the_loss():
-    X, y = noisy_xor(100, seed=0)
-    X_val, y_val = noisy_xor(300, seed=1)
-    model = quiet_fit(classifier((64,), learning_rate_init=0.01, early_stopping=True,
-                                 monitor="validation_loss", n_iter_no_change=5,
-                                 max_iter=500), X, y, X_val=X_val, y_val=y_val)
+def test_best_validation_score_is_a_score_when_monitoring_the_loss(stopped_on_validation_loss):
+    model, _, _ = stopped_on_validation_loss
     best = int(np.argmin(model.validation_loss_curve_))
     assert model.best_validation_score_ == pytest.approx(model.validation_scores_[best])
 
