@@ -2,11 +2,12 @@
 import _thread
 import threading
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from helpers import blobs as shared_blobs
+from helpers import fitted_arrays, quiet_fit
 
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.datasets import make_digits
@@ -14,21 +15,8 @@ from fastmlp.exceptions import ConvergenceWarning, DivergenceError, NotFittedErr
 
 
 def blobs(n=300, n_features=7, n_classes=3, seed=0, dtype=np.float64):
-    rng = np.random.RandomState(seed)
-    centers = rng.normal(scale=3, size=(n_classes, n_features))
-    y = rng.randint(n_classes, size=n)
-    X = centers[y] + rng.normal(size=(n, n_features))
-    return X.astype(dtype), y
-
-
-def quiet_fit(model, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
-
-
-def fitted_arrays(model):
-    return model.coefs_ + model.intercepts_
+    """The shared blobs spread wider (scale 3): well separated classes."""
+    return shared_blobs(n, n_features, n_classes, seed, scale=3.0, dtype=dtype)
 
 
 # --- the two engines ----------------------------------------------------------------
@@ -365,6 +353,7 @@ def test_sparse_input_is_read_in_place_without_a_dense_minibatch_buffer():
     # a CSR X with a million columns: a dense (batch x n_features) gather buffer
     # would be 200 MB for 50 rows; the sparse first layer needs none
     import scipy.sparse
+
     from fastmlp._layout import ParameterLayout
     X = scipy.sparse.random(50, 1_000_000, density=1e-5, format="csr", dtype=np.float32,
                             random_state=0)

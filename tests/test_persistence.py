@@ -2,16 +2,16 @@
 load refuses."""
 import json
 import pickle
-import warnings
 import zipfile
 
 import numpy as np
 import pytest
+from helpers import Frame, quiet_fit
 
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp._persistence import load, save
-from fastmlp.exceptions import ConvergenceWarning, NotFittedError
+from fastmlp.exceptions import NotFittedError
 
 HEADER = "__fastmlp__.json"
 CASES = ["multiclass", "binary", "string_labels", "multilabel", "regression_1d",
@@ -42,10 +42,7 @@ def fitted(case, dtype):
         X, y = make_data(case, dtype)
         estimator = MLPRegressor if case.startswith("regression") else MLPClassifier
         model = estimator(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X, y)
-        _FITTED[case, dtype] = model, X
+        _FITTED[case, dtype] = quiet_fit(model, X, y), X
     return _FITTED[case, dtype]
 
 
@@ -161,10 +158,7 @@ def test_save_load_round_trip_keeps_predictions_weights_loss_curve_and_params(
 
 def test_a_loaded_model_can_be_fitted_again(saved):
     path, model, X = saved
-    loaded = load(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        loaded.fit(X, model.predict(X))
+    loaded = quiet_fit(load(path), X, model.predict(X))
     assert loaded.n_iter_ == 3
 
 
@@ -259,16 +253,6 @@ def test_callable_parameters_are_saved_as_null_with_a_warning(tmp_path):
     assert_same_predictions(model, loaded, X)
 
 
-class Frame:
-    """Just enough of a DataFrame for fastmlp to record feature names."""
-
-    def __init__(self, values, columns):
-        self.values, self.columns = values, columns
-
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.values, dtype=dtype)
-
-
 @pytest.mark.parametrize("estimator, params, target", [
     (MLPClassifier, dict(early_stopping=True, validation_fraction=0.25), "multiclass"),
     (MLPClassifier, dict(solver="lbfgs"), "binary"),
@@ -279,10 +263,8 @@ def test_save_load_round_trip_of_other_configurations(estimator, params, target,
     X, y = make_data("regression_1d" if target == "poisson" else target, np.float64)
     y = np.abs(y) if target == "poisson" else y
     frame = Frame(X, [f"feature_{i}" for i in range(X.shape[1])])
-    model = estimator(hidden_layer_sizes=(5,), max_iter=3, random_state=0, **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(frame, y)
+    model = quiet_fit(estimator(hidden_layer_sizes=(5,), max_iter=3, random_state=0, **params),
+                      frame, y)
     assert model.feature_names_in_.dtype == object
     save(model, tmp_path / "model.npz")
     loaded = load(tmp_path / "model.npz")
