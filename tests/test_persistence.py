@@ -46,6 +46,12 @@ def fitted(case, dtype):
     return _FITTED[case, dtype]
 
 
+def fitted_copy(case, dtype=np.float64):
+    """A copy of fitted(case, dtype) that the test may change: (model, X)."""
+    model, X = fitted(case, dtype)
+    return pickle.loads(pickle.dumps(model)), X
+
+
 def outputs(model, X):
     """Everything the model predicts for X."""
     if isinstance(model, MLPClassifier):
@@ -230,26 +236,17 @@ def test_save_refuses_other_estimators(tmp_path):
         save(object(), tmp_path / "model.npz")
 
 
-def test_random_state_instance_is_saved_as_null_with_a_warning(tmp_path):
-    model, X = fitted("multiclass", np.float64)
-    model = pickle.loads(pickle.dumps(model))
-    model.random_state = np.random.RandomState(0)
-    with pytest.warns(UserWarning, match="random_state"):
+@pytest.mark.parametrize("name, value", [("random_state", np.random.RandomState(0)),
+                                         ("callbacks", [print])],
+                         ids=["random_state_instance", "callable_callbacks"])
+def test_a_parameter_json_cannot_hold_is_saved_as_null_with_a_warning(name, value, tmp_path):
+    model, X = fitted_copy("multiclass")
+    model.set_params(**{name: value})
+    with pytest.warns(UserWarning, match=name):
         save(model, tmp_path / "model.npz")
-    assert read_members(tmp_path / "model.npz")[0]["params"]["random_state"] is None
+    assert read_members(tmp_path / "model.npz")[0]["params"][name] is None
     loaded = load(tmp_path / "model.npz")
-    assert loaded.random_state is None
-    assert_same_predictions(model, loaded, X)
-
-
-def test_callable_parameters_are_saved_as_null_with_a_warning(tmp_path):
-    model, X = fitted("multiclass", np.float64)
-    model = pickle.loads(pickle.dumps(model)).set_params(callbacks=[print])
-    with pytest.warns(UserWarning, match="callbacks"):
-        save(model, tmp_path / "model.npz")
-    assert read_members(tmp_path / "model.npz")[0]["params"]["callbacks"] is None
-    loaded = load(tmp_path / "model.npz")
-    assert loaded.callbacks is None
+    assert getattr(loaded, name) is None
     assert_same_predictions(model, loaded, X)
 
 
@@ -275,8 +272,7 @@ def test_save_load_round_trip_of_other_configurations(estimator, params, target,
 
 
 def test_save_refuses_an_object_array_of_mixed_items_naming_the_attribute(tmp_path):
-    model, _ = fitted("multiclass", np.float64)
-    model = pickle.loads(pickle.dumps(model))
+    model, _ = fitted_copy("multiclass")
     model.classes_ = np.array([1, "two", 3.0], dtype=object)
     with pytest.raises(ValueError, match="classes_"):
         save(model, tmp_path / "model.npz")
@@ -284,8 +280,7 @@ def test_save_refuses_an_object_array_of_mixed_items_naming_the_attribute(tmp_pa
 
 
 def test_save_stores_object_arrays_of_numbers_as_numbers(tmp_path):
-    model, X = fitted("multiclass", np.float64)
-    model = pickle.loads(pickle.dumps(model))
+    model, X = fitted_copy("multiclass")
     model.classes_ = np.array([10, 20, 30], dtype=object)
     save(model, tmp_path / "model.npz")
     loaded = load(tmp_path / "model.npz")
