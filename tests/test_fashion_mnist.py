@@ -1,4 +1,5 @@
-"""Real data: the issue's acceptance configuration on Fashion-MNIST."""
+"""Real data: the acceptance configuration on Fashion-MNIST (784-256-128-10, relu, Adam,
+batch 128, float32) reaches 88% test accuracy in 10 epochs."""
 import os
 import warnings
 

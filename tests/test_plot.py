@@ -1,5 +1,5 @@
-"""fastmlp.plot (issue 5): the pictures are drawn, saved, and not blank; the gradients
-behind the backpropagation picture are right."""
+"""fastmlp.plot: the pictures are drawn, saved, and not blank; the gradients behind the
+backpropagation picture are right."""
 import sys
 
 import numpy as np
