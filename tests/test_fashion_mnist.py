@@ -15,6 +15,7 @@ pytestmark = pytest.mark.skipif(
            "(Debian: apt-get install dataset-fashion-mnist)")
 
 
+@pytest.mark.slow
 def test_fashion_mnist_784_256_128_10_reaches_088_in_10_float32_epochs():
     X_train, y_train, X_test, y_test = load_fashion_mnist()
     model = MLPClassifier((256, 128), activation="relu", solver="adam", batch_size=128,
