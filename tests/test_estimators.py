@@ -1,5 +1,6 @@
 """The estimators: both engines, dtypes, determinism, accuracy, and what fit leaves behind."""
 import _thread
+import signal
 import threading
 import time
 import traceback
@@ -303,15 +304,19 @@ def test_ctrl_c_stops_fit_mid_epoch_and_keeps_the_last_whole_epoch():
             timers.append(threading.Timer(0.2, _thread.interrupt_main))
             timers[0].start()
 
-    model = MLPClassifier((256, 256), batch_size=1, max_iter=10_000, random_state=0,
-                          tol=0.0, n_iter_no_change=10_000,
-                          callbacks=[interrupt_early_in_epoch_2])
+    # max_iter=3: an interrupt that never lands fails the test instead of hanging it
+    model = MLPClassifier((256, 256), batch_size=1, max_iter=3, random_state=0,
+                          tol=0.0, n_iter_no_change=10, callbacks=[interrupt_early_in_epoch_2])
+    # Python's own SIGINT handler, even in a process started ignoring SIGINT (a background
+    # job), where interrupt_main would do nothing
+    previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt) as interrupted:
             model.fit(X, y)
     finally:
         for timer in timers:
             timer.cancel()
+        signal.signal(signal.SIGINT, previous_handler)
     # raised by the compiled training loop, within the epoch: a loop that did not look
     # for signals would leave it to Python after the epoch
     assert traceback.extract_tb(interrupted.tb)[-1].filename.endswith(".pyx")
