@@ -1,13 +1,82 @@
-"""What the kernel and engine tests share: dtypes and tolerances, seeded generators,
-error bounds, odd layouts, random networks and data, and training configurations."""
+"""What the tests share.
+
+For the estimator tests: a small data set, estimators on one thread, quiet fits and a
+stand-in DataFrame. For the kernel and engine tests: dtypes and tolerances, seeded
+generators, error bounds, odd memory layouts, random networks and data, training
+configurations. Plain functions, imported as `from tests.helpers import ...`; a
+conftest.py is for fixtures.
+"""
+import warnings
 import zlib
 
 import numpy as np
 
-from fastmlp import reference
+from fastmlp import MLPClassifier, MLPRegressor, reference
 from fastmlp._engine.config import TrainingConfig
 from fastmlp._engine.layout import ParameterLayout
 from fastmlp._engine.registry import LOSS_FOR_OUTPUT, OPTIMIZERS
+from fastmlp.exceptions import ConvergenceWarning
+
+# ---- estimators ---------------------------------------------------------------------
+
+def classifier(*args, **params):
+    """An MLPClassifier on one thread with random_state=0, unless told otherwise.
+
+    Tests about what is learned train on one thread: tiny fits on a busy 2-core machine
+    are far faster on one (the n_threads tests compare the thread counts).
+    """
+    params.setdefault("n_threads", 1)
+    params.setdefault("random_state", 0)
+    return MLPClassifier(*args, **params)
+
+
+def regressor(*args, **params):
+    """An MLPRegressor on one thread with random_state=0, unless told otherwise."""
+    params.setdefault("n_threads", 1)
+    params.setdefault("random_state", 0)
+    return MLPRegressor(*args, **params)
+
+
+def quiet_fit(model, X, y, **fit_params):
+    """model.fit(X, y, **fit_params) without the ConvergenceWarning of a short max_iter."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, y, **fit_params)
+
+
+def blobs(n=200, n_features=5, n_classes=3, seed=0, scale=2.0, dtype=np.float64):
+    """n samples in unit-variance clusters around n_classes centres spread by `scale`: X, y."""
+    rng = np.random.RandomState(seed)
+    centers = rng.normal(scale=scale, size=(n_classes, n_features))
+    y = rng.randint(n_classes, size=n)
+    X = centers[y] + rng.normal(size=(n, n_features))
+    return X.astype(dtype, copy=False), y
+
+
+def fitted_arrays(model):
+    """The learned weights, then the learned biases, layer by layer."""
+    return model.coefs_ + model.intercepts_
+
+
+class Frame:
+    """The part of a pandas DataFrame that estimators look at: columns and __array__."""
+
+    def __init__(self, data, columns):
+        self._data = np.asarray(data)
+        self.columns = list(columns)
+
+    def __array__(self, dtype=None, copy=None):
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __len__(self):
+        return len(self._data)
+
+    @property
+    def shape(self):
+        return self._data.shape
+
+
+# ---- kernels and engines --------------------------------------------------------------
 
 DTYPES = [np.float32, np.float64]
 RTOL = {np.float32: 1e-5, np.float64: 1e-12}

@@ -1,12 +1,13 @@
-"""Real data: the issue's acceptance configuration on Fashion-MNIST."""
+"""Real data: the acceptance configuration on Fashion-MNIST (784-256-128-10, relu, Adam,
+batch 128, float32) reaches 88% test accuracy in 10 epochs."""
 import os
-import warnings
 
 import numpy as np
 import pytest
 
 from fastmlp import MLPClassifier
 from fastmlp.datasets import FASHION_MNIST_DIR, load_fashion_mnist
+from tests.helpers import quiet_fit
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir(FASHION_MNIST_DIR),
@@ -14,13 +15,12 @@ pytestmark = pytest.mark.skipif(
            "(Debian: apt-get install dataset-fashion-mnist)")
 
 
+@pytest.mark.slow
 def test_fashion_mnist_784_256_128_10_reaches_088_in_10_float32_epochs():
     X_train, y_train, X_test, y_test = load_fashion_mnist()
     model = MLPClassifier((256, 128), activation="relu", solver="adam", batch_size=128,
                           max_iter=10, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # max_iter=10 is the point, not a failure
-        model.fit(X_train, y_train)
+    quiet_fit(model, X_train, y_train)   # max_iter=10 is the point, not a failure
     assert model.coefs_[0].dtype == np.float32
     proba = model.predict_proba(X_test)
     assert proba.dtype == np.float32

@@ -2,7 +2,6 @@
 load refuses."""
 import json
 import pickle
-import warnings
 import zipfile
 
 import numpy as np
@@ -11,7 +10,8 @@ import pytest
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp._estimators.persistence import load, save
-from fastmlp.exceptions import ConvergenceWarning, NotFittedError
+from fastmlp.exceptions import NotFittedError
+from tests.helpers import Frame, quiet_fit
 
 HEADER = "__fastmlp__.json"
 CASES = ["multiclass", "binary", "string_labels", "multilabel", "regression_1d",
@@ -42,11 +42,14 @@ def fitted(case, dtype):
         X, y = make_data(case, dtype)
         estimator = MLPRegressor if case.startswith("regression") else MLPClassifier
         model = estimator(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(X, y)
-        _FITTED[case, dtype] = model, X
+        _FITTED[case, dtype] = quiet_fit(model, X, y), X
     return _FITTED[case, dtype]
+
+
+def fitted_copy(case, dtype=np.float64):
+    """A copy of fitted(case, dtype) that the test may change: (model, X)."""
+    model, X = fitted(case, dtype)
+    return pickle.loads(pickle.dumps(model)), X
 
 
 def outputs(model, X):
@@ -165,10 +168,7 @@ def test_save_load_round_trip_keeps_predictions_weights_loss_curve_and_params(
 
 def test_a_loaded_model_can_be_fitted_again(saved):
     path, model, X = saved
-    loaded = load(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        loaded.fit(X, model.predict(X))
+    loaded = quiet_fit(load(path), X, model.predict(X))
     assert loaded.n_iter_ == 3
 
 
@@ -240,37 +240,18 @@ def test_save_refuses_other_estimators(tmp_path):
         save(object(), tmp_path / "model.npz")
 
 
-def test_random_state_instance_is_saved_as_null_with_a_warning(tmp_path):
-    model, X = fitted("multiclass", np.float64)
-    model = pickle.loads(pickle.dumps(model))
-    model.random_state = np.random.RandomState(0)
-    with pytest.warns(UserWarning, match="random_state"):
+@pytest.mark.parametrize("name, value", [("random_state", np.random.RandomState(0)),
+                                         ("callbacks", [print])],
+                         ids=["random_state_instance", "callable_callbacks"])
+def test_a_parameter_json_cannot_hold_is_saved_as_null_with_a_warning(name, value, tmp_path):
+    model, X = fitted_copy("multiclass")
+    model.set_params(**{name: value})
+    with pytest.warns(UserWarning, match=name):
         save(model, tmp_path / "model.npz")
-    assert read_members(tmp_path / "model.npz")[0]["params"]["random_state"] is None
+    assert read_members(tmp_path / "model.npz")[0]["params"][name] is None
     loaded = load(tmp_path / "model.npz")
-    assert loaded.random_state is None
+    assert getattr(loaded, name) is None
     assert_same_predictions(model, loaded, X)
-
-
-def test_callable_parameters_are_saved_as_null_with_a_warning(tmp_path):
-    model, X = fitted("multiclass", np.float64)
-    model = pickle.loads(pickle.dumps(model)).set_params(callbacks=[print])
-    with pytest.warns(UserWarning, match="callbacks"):
-        save(model, tmp_path / "model.npz")
-    assert read_members(tmp_path / "model.npz")[0]["params"]["callbacks"] is None
-    loaded = load(tmp_path / "model.npz")
-    assert loaded.callbacks is None
-    assert_same_predictions(model, loaded, X)
-
-
-class Frame:
-    """Just enough of a DataFrame for fastmlp to record feature names."""
-
-    def __init__(self, values, columns):
-        self.values, self.columns = values, columns
-
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(self.values, dtype=dtype)
 
 
 @pytest.mark.parametrize("estimator, params, target", [
@@ -283,10 +264,8 @@ def test_save_load_round_trip_of_other_configurations(estimator, params, target,
     X, y = make_data("regression_1d" if target == "poisson" else target, np.float64)
     y = np.abs(y) if target == "poisson" else y
     frame = Frame(X, [f"feature_{i}" for i in range(X.shape[1])])
-    model = estimator(hidden_layer_sizes=(5,), max_iter=3, random_state=0, **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(frame, y)
+    model = quiet_fit(estimator(hidden_layer_sizes=(5,), max_iter=3, random_state=0, **params),
+                      frame, y)
     assert model.feature_names_in_.dtype == object
     save(model, tmp_path / "model.npz")
     loaded = load(tmp_path / "model.npz")
@@ -297,8 +276,7 @@ def test_save_load_round_trip_of_other_configurations(estimator, params, target,
 
 
 def test_save_refuses_an_object_array_of_mixed_items_naming_the_attribute(tmp_path):
-    model, _ = fitted("multiclass", np.float64)
-    model = pickle.loads(pickle.dumps(model))
+    model, _ = fitted_copy("multiclass")
     model.classes_ = np.array([1, "two", 3.0], dtype=object)
     with pytest.raises(ValueError, match="classes_"):
         save(model, tmp_path / "model.npz")
@@ -306,8 +284,7 @@ def test_save_refuses_an_object_array_of_mixed_items_naming_the_attribute(tmp_pa
 
 
 def test_save_stores_object_arrays_of_numbers_as_numbers(tmp_path):
-    model, X = fitted("multiclass", np.float64)
-    model = pickle.loads(pickle.dumps(model))
+    model, X = fitted_copy("multiclass")
     model.classes_ = np.array([10, 20, 30], dtype=object)
     save(model, tmp_path / "model.npz")
     loaded = load(tmp_path / "model.npz")

@@ -1,7 +1,6 @@
-"""fastmlp.plot (issue 5): the pictures are drawn, saved, and not blank; the gradients
-behind the backpropagation picture are right."""
+"""fastmlp.plot: the pictures are drawn, saved, and not blank; the gradients behind the
+backpropagation picture are right."""
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -9,18 +8,13 @@ import pytest
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.datasets import make_digits
 from fastmlp.plot import activation_gradients, confusion_matrix
+from tests.helpers import quiet_fit
 
 matplotlib = pytest.importorskip(
     "matplotlib", reason="matplotlib is not installed (pip install fastmlp[plot])")
 Image = pytest.importorskip("PIL.Image", reason="Pillow (a matplotlib dependency) is missing")
 
 from fastmlp import plot  # noqa: E402
-
-
-def fit_quietly(model, X, y, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return model.fit(X, y, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +26,8 @@ def digits():
 @pytest.fixture(scope="module")
 def model(digits):
     X, y, X_val, y_val = digits
-    return fit_quietly(MLPClassifier((48, 24), batch_size=50, max_iter=4, random_state=0),
-                       X, y, X_val=X_val, y_val=y_val)
+    return quiet_fit(MLPClassifier((48, 24), batch_size=50, max_iter=4, random_state=0),
+                     X, y, X_val=X_val, y_val=y_val)
 
 
 def pixels(path):
@@ -114,7 +108,7 @@ def test_plot_training_shows_loss_and_validation_accuracy(model, tmp_path):
 
 def test_plot_training_without_validation_has_one_panel(digits):
     X, y = digits[0], digits[1]
-    model = fit_quietly(MLPClassifier((8,), max_iter=2, random_state=0), X, y)
+    model = quiet_fit(MLPClassifier((8,), max_iter=2, random_state=0), X, y)
     assert len(plot.plot_training(model).axes) == 1
 
 
@@ -156,7 +150,7 @@ def test_pictures_of_a_binary_classifier_on_non_image_features():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 5))
     y = np.where(X[:, 0] > 0, "pos", "neg")
-    model = fit_quietly(MLPClassifier((20,), max_iter=20, random_state=0), X, y)
+    model = quiet_fit(MLPClassifier((20,), max_iter=20, random_state=0), X, y)
     figure = plot.plot_network(model, X[0])   # the input drawn as 5 neurons
     texts = [t.get_text() for t in figure.axes[0].texts]
     assert "P(pos)" in texts and any("5 features" in t for t in texts)
@@ -189,8 +183,8 @@ def test_activation_gradients_match_central_differences(activation):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(120, 6))
     y = (X[:, :3].argmax(axis=1)).astype(np.int64)
-    model = fit_quietly(MLPClassifier((7, 5), activation=activation, max_iter=30,
-                                      random_state=0), X, y)
+    model = quiet_fit(MLPClassifier((7, 5), activation=activation, max_iter=30,
+                                    random_state=0), X, y)
     x, target = X[3], y[3]
     acts, grads, loss = activation_gradients(model, x, target)
     coefs, intercepts = model.coefs_, model.intercepts_
@@ -204,7 +198,7 @@ def test_activation_gradients_match_central_differences(activation):
 
     assert loss == pytest.approx(loss_from(0, x), rel=1e-12)
     for layer in range(len(coefs)):   # the input, then each hidden layer
-        numeric = central_difference(lambda a: loss_from(layer, a), acts[layer])
+        numeric = central_difference(lambda a, layer=layer: loss_from(layer, a), acts[layer])
         np.testing.assert_allclose(grads[layer], numeric, rtol=1e-5, atol=1e-8)
     # the output entry is dL/dz = P - Y for softmax with the cross-entropy
     expected = acts[-1].copy()
@@ -215,8 +209,8 @@ def test_activation_gradients_match_central_differences(activation):
 def test_activation_gradients_of_a_regressor():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(100, 3))
-    model = fit_quietly(MLPRegressor((6,), activation="tanh", max_iter=20, random_state=0),
-                        X, X.sum(axis=1))
+    model = quiet_fit(MLPRegressor((6,), activation="tanh", max_iter=20, random_state=0),
+                      X, X.sum(axis=1))
     acts, grads, loss = activation_gradients(model, X[0], [1.5])
     assert grads[-1] == pytest.approx(acts[-1] - 1.5)
     assert loss == pytest.approx(0.5 * (acts[-1][0] - 1.5) ** 2)

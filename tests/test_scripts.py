@@ -5,11 +5,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--samples", "600", "--config", "16,8/64/float32", "--config", "12/32/float64",
         "--rounds", "2", "--no-memory"]
 
 
+@pytest.mark.slow
 def test_comparison_script_reports_every_contender_as_a_ratio_to_the_bound(tmp_path):
     out = tmp_path / "result.json"
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "compare.py"),
@@ -29,6 +32,7 @@ def test_comparison_script_reports_every_contender_as_a_ratio_to_the_bound(tmp_p
     assert 0 < latency["1 row"] < latency["10,000 rows"]
 
 
+@pytest.mark.slow
 def test_fastmlp_bench_command_runs_and_plots(tmp_path):
     done = subprocess.run([sys.executable, "-m", "fastmlp", "bench", *TINY, "--only", "numpy",
                            "--no-latency", "--plot", str(tmp_path / "bench.png")],
@@ -45,6 +49,7 @@ def test_fastmlp_bench_rejects_a_bad_config_in_one_line(tmp_path):
     assert "Traceback" not in done.stderr and "--config" in done.stderr
 
 
+@pytest.mark.slow
 def test_floor_script_reports_the_bound_adam_and_the_floor(tmp_path):
     out = tmp_path / "floor.json"
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "floor.py"),

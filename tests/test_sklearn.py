@@ -10,6 +10,8 @@ import warnings
 import numpy as np
 import pytest
 
+from tests.helpers import blobs, quiet_fit
+
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn is not installed: the "
                               "compatibility tests need it")
 
@@ -27,22 +29,13 @@ from fastmlp.exceptions import ConvergenceWarning  # noqa: E402
 
 
 def classification(n=240, n_features=5, n_classes=3, seed=0):
-    rng = np.random.RandomState(seed)
-    centers = rng.normal(scale=2.5, size=(n_classes, n_features))
-    y = rng.randint(n_classes, size=n)
-    return centers[y] + rng.normal(size=(n, n_features)), y
+    return blobs(n, n_features, n_classes, seed, scale=2.5)
 
 
 def regression(n=240, n_features=5, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(n, n_features))
     return X, np.sin(X[:, 0]) + X[:, 1] * X[:, 2] + 0.1 * rng.normal(size=n)
-
-
-def quiet(model, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
 
 
 # --- 1. every scikit-learn estimator check -----------------------------------------
@@ -63,8 +56,8 @@ def test_estimators_are_scikit_learn_estimators_of_the_right_kind():
 
 def test_clone_keeps_the_parameters_and_drops_the_fitted_state():
     X, y = classification(n=60)
-    model = quiet(MLPClassifier((7, 3), alpha=0.3, dropout=(0.1, 0.2), max_iter=3,
-                                random_state=4, n_threads=1), X, y)
+    model = quiet_fit(MLPClassifier((7, 3), alpha=0.3, dropout=(0.1, 0.2), max_iter=3,
+                                    random_state=4, n_threads=1), X, y)
     copy = clone(model)
     assert copy.get_params() == model.get_params()
     assert not hasattr(copy, "coefs_") and not hasattr(copy, "classes_")
@@ -79,7 +72,7 @@ def test_pipeline_with_a_scaler_fits_and_predicts():
     pipe = Pipeline([("scale", StandardScaler()),
                      ("mlp", MLPClassifier((16,), learning_rate_init=0.01, max_iter=100,
                                            random_state=0, n_threads=1))])
-    quiet(pipe, X[:150], y[:150])
+    quiet_fit(pipe, X[:150], y[:150])
     assert pipe.predict(X[150:]).shape == (50,)
     assert pipe.score(X[150:], y[150:]) > 0.85
 
@@ -90,7 +83,7 @@ def test_grid_search_in_two_processes_picks_a_grid_point_that_predicts_well():
     search = GridSearchCV(MLPClassifier(learning_rate_init=0.01, max_iter=60, random_state=0,
                                         n_threads=1),   # two processes of one thread each
                           grid, n_jobs=2, cv=3)
-    quiet(search, X[:150], y[:150])
+    quiet_fit(search, X[:150], y[:150])
     assert len(search.cv_results_["params"]) == 4
     assert search.best_params_["alpha"] in grid["alpha"]
     assert search.best_params_["hidden_layer_sizes"] in grid["hidden_layer_sizes"]
@@ -158,8 +151,8 @@ def test_same_random_state_gives_scikit_learns_weights_and_loss_curve(target, so
                   learning_rate_init=0.01, alpha=1e-3, max_iter=6, shuffle=True,
                   random_state=3)
     params.update(extra)
-    fast = quiet(ours(**params), X, y)
-    reference = quiet(theirs(**params), X, y)
+    fast = quiet_fit(ours(**params), X, y)
+    reference = quiet_fit(theirs(**params), X, y)
     assert fast.coefs_[0].dtype == np.float64
     assert fast.n_iter_ == reference.n_iter_ == 6
     for a, b in zip(fast.coefs_ + fast.intercepts_, reference.coefs_ + reference.intercepts_):
@@ -191,8 +184,8 @@ def test_early_stopping_uses_scikit_learns_validation_split_and_order(target):
     X, y, ours, theirs = equivalence_problem(target)
     params = dict(hidden_layer_sizes=(8,), learning_rate_init=0.01, max_iter=4,
                   early_stopping=True, random_state=1)
-    fast = quiet(ours(**params), X, y)
-    reference = quiet(theirs(**params), X, y)
+    fast = quiet_fit(ours(**params), X, y)
+    reference = quiet_fit(theirs(**params), X, y)
     np.testing.assert_allclose(fast.loss_curve_, reference.loss_curve_, rtol=1e-9)
     np.testing.assert_allclose(fast.validation_scores_, reference.validation_scores_,
                                rtol=1e-9)
@@ -212,8 +205,8 @@ def test_lbfgs_reaches_scikit_learns_final_loss(ours, theirs, target):
         y = (X[:, 0] * X[:, 1] + 0.3 * rng.normal(size=120) > 0) + (X[:, 2] > 0.5)
     params = dict(hidden_layer_sizes=(6,), solver="lbfgs", alpha=1e-2, max_iter=1000,
                   random_state=0)
-    fast = quiet(ours(**params), X, y)
-    reference = quiet(theirs(**params), X, y)
+    fast = quiet_fit(ours(**params), X, y)
+    reference = quiet_fit(theirs(**params), X, y)
     assert fast.n_iter_ < 1000 and reference.n_iter_ < 1000   # both converged
     assert fast.loss_ == pytest.approx(reference.loss_, rel=0.03)
 
@@ -222,8 +215,9 @@ def test_lbfgs_reaches_scikit_learns_final_loss(ours, theirs, target):
 
 def test_fitted_grid_search_survives_pickle_and_joblib_with_identical_predictions(tmp_path):
     X, y = classification(n=120)
-    search = quiet(GridSearchCV(MLPClassifier((8,), max_iter=20, random_state=0, n_threads=1),
-                                {"alpha": [1e-4, 1e-1]}, cv=2), X, y)
+    search = quiet_fit(GridSearchCV(MLPClassifier((8,), max_iter=20, random_state=0,
+                                                  n_threads=1),
+                                    {"alpha": [1e-4, 1e-1]}, cv=2), X, y)
     expected = search.predict_proba(X)
     pickled = pickle.loads(pickle.dumps(search))
     joblib.dump(search, tmp_path / "search.joblib")

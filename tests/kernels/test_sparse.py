@@ -394,13 +394,25 @@ def test_gradient_twin_rejects_bad_arguments_and_writes_nothing(dtype, name, bre
 
 
 def test_order_entries_past_the_used_ones_are_not_checked():
-    # order is offset into an epoch permutation: only order[lo:hi] / order[:rows] is read
+    # order is offset into an epoch permutation: only order[lo:hi] / order[:rows] is read,
+    # so an out-of-range entry after them is neither refused nor read
     a = forward_args()
-    a.update(order=np.array([0, 1, 2, 3, 4, 5, 99]))
+    a.update(order=np.array([5, 3, 0, 4, 1, 2, 99]))
     call_forward(a)
+    truncated = dict(a, order=a["order"][:6], Z=np.full_like(a["Z"], SENTINEL))
+    call_forward(truncated)
+    np.testing.assert_array_equal(a["Z"], truncated["Z"])
+    want, magnitude = forward_reference(a["X"], a["order"][:6], a["W"])
+    assert_within_sum_bound(a["Z"], want, magnitude, np.float64)
+
     g = gradient_args()
-    g.update(order=np.array([0, 1, 2, 99]), rows=3)
+    g.update(order=np.array([4, 0, 2, 99]), rows=3)
     call_gradient(g)
+    truncated = dict(g, order=g["order"][:3], dW=np.full_like(g["dW"], SENTINEL))
+    call_gradient(truncated)
+    np.testing.assert_array_equal(g["dW"], truncated["dW"])
+    want, magnitude = gradient_reference(g["X"], g["order"], 3, g["delta"])
+    assert_within_sum_bound(g["dW"], want, magnitude, np.float64)
 
 
 @pytest.mark.parametrize("corrupt, match", [
