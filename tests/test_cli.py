@@ -282,6 +282,7 @@ def test_train_plot_writes_the_pictures(tmp_path, digits_npz, capsys):
     assert sorted(os.listdir(tmp_path / "pics")) == sorted(PICTURES)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(FASHION_MNIST_DIR),
                     reason=f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR} "
                            "(Debian: apt-get install dataset-fashion-mnist)")
