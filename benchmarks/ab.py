@@ -2,12 +2,13 @@
 
     python benchmarks/ab.py OLD_TREE NEW_TREE [--config 256,128/128/float32 ...]
 
-Shows whether a change to the kernels, the step or the threads lost or gained speed:
-for each configuration, each round starts one process per tree, in an order that
-alternates between rounds, and each process times one epoch of the gemm-only bound
-and one epoch of fastmlp (after a warm-up). The report gives, per configuration, the
-median over rounds of new/old epoch time, and of new/old ratio to each process's own
-gemm-only bound (which absorbs part of the machine's swings from minute to minute).
+Shows whether a change to the kernels, the step or the threads lost or gained speed.
+One worker process per tree loads the data once; then, for each configuration, the
+two workers time one epoch each in turn (old, new, new, old, ...), each epoch
+started on quiet cores. Adjacent epochs see the same phase of a noisy machine, so
+the report gives, per configuration, the median of the new/old ratios of adjacent
+epochs, with the median seconds of each tree, and the same for the gemm-only bound
+(a control: its ratio should be about 1).
 
 Each tree must hold a built fastmlp (``python setup.py build_ext --inplace``), e.g.
 ``git worktree add ../before HEAD~1`` built in place.
@@ -18,31 +19,49 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 DEFAULT_CONFIGS = ["256,128/128/float32", "256,128/32/float32", "1024,1024/256/float32"]
+CONTENDERS = ("fastmlp", "gemm-only bound")
 
-# Run inside each tree: one epoch of the bound and of fastmlp, as JSON.
-_ROUND = """
-import json, sys
+# A worker: loads the data, then times one epoch per request line
+# ("<contender>|<config>"), answering with the seconds.
+_WORKER = """
+import sys
 from fastmlp import benchmark
 X, y, _ = benchmark.load_data({samples})
-out = {{}}
-for text in {configs!r}:
+epochs = benchmark.available_contenders(include_reference=False, only=["numpy"])
+import numpy as np
+for line in sys.stdin:
+    name, text = line.rstrip("\\n").split("|")
     config = benchmark.Config(*benchmark.parse_config(text))
-    contenders = benchmark.available_contenders(include_reference=False, only=["numpy"])
-    times = benchmark.time_epochs(X, y, config, contenders, 1, 10)
-    out[text] = {{name: seconds[0] for name, seconds in times.items()}}
-print(json.dumps(out))
+    data = np.ascontiguousarray(X, dtype=config.dtype)
+    if name == "warm-up":
+        for epoch in epochs.values():
+            epoch(data[:2 * config.batch_size], y[:2 * config.batch_size], config, 10)
+        print(0.0, flush=True)
+    else:
+        print(epochs[name](data, y, config, 10), flush=True)
 """
 
 
-def run_round(tree, configs, samples):
-    """{config: {'gemm-only bound': s, 'fastmlp': s}} of one process in `tree`."""
-    script = _ROUND.format(samples=samples, configs=configs)
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
-    done = subprocess.run([sys.executable, "-c", script], cwd=tree, env=env,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+class Worker:
+    """A Python process running fastmlp from `tree`."""
+
+    def __init__(self, tree, samples):
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER.format(samples=samples)], cwd=tree, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def time(self, name, config):
+        self.process.stdin.write(f"{name}|{config}\n")
+        self.process.stdin.flush()
+        return float(self.process.stdout.readline())
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
 
 
 def main(argv=None):
@@ -51,35 +70,41 @@ def main(argv=None):
     parser.add_argument("new", help="the source tree with the change (built in place)")
     parser.add_argument("--config", action="append", metavar="HIDDEN/BATCH/DTYPE",
                         help=f"repeatable (default: {', '.join(DEFAULT_CONFIGS)})")
-    parser.add_argument("--rounds", type=int, default=6, help="rounds (default 6)")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="epochs of each tree per configuration (default 10)")
     parser.add_argument("--samples", type=int, default=60000,
                         help="training samples (default 60000)")
-    parser.add_argument("--json", help="also write every round's times to this file")
+    parser.add_argument("--settle", type=float, default=0.5,
+                        help="seconds of quiet before each epoch (default 0.5)")
+    parser.add_argument("--json", help="also write every epoch's seconds to this file")
     args = parser.parse_args(argv)
-    configs = args.config or DEFAULT_CONFIGS
-    rounds = []
-    for index in range(args.rounds):
-        order = ("old", "new") if index % 2 == 0 else ("new", "old")
-        result = {name: run_round(getattr(args, name), configs, args.samples)
-                  for name in order}
-        rounds.append(result)
-        print(f"round {index + 1}: " + "; ".join(
-            f"{c} new/old {result['new'][c]['fastmlp'] / result['old'][c]['fastmlp']:.3f}"
-            for c in configs), flush=True)
-    print(f"\nmedians of {args.rounds} interleaved rounds (new/old; < 1: the new code is "
-          "faster)")
-    print(f"  {'configuration':26s}{'epoch':>8s}{'x bound':>9s}{'old s':>8s}{'new s':>8s}")
-    for c in configs:
-        epoch = [r["new"][c]["fastmlp"] / r["old"][c]["fastmlp"] for r in rounds]
-        bound = [(r["new"][c]["fastmlp"] / r["new"][c]["gemm-only bound"])
-                 / (r["old"][c]["fastmlp"] / r["old"][c]["gemm-only bound"]) for r in rounds]
-        old = statistics.median(r["old"][c]["fastmlp"] for r in rounds)
-        new = statistics.median(r["new"][c]["fastmlp"] for r in rounds)
-        print(f"  {c:26s}{statistics.median(epoch):8.3f}{statistics.median(bound):9.3f}"
-              f"{old:8.3f}{new:8.3f}")
+    workers = {"old": Worker(args.old, args.samples), "new": Worker(args.new, args.samples)}
+    results = {}
+    try:
+        for config in args.config or DEFAULT_CONFIGS:
+            for worker in workers.values():
+                worker.time("warm-up", config)
+            times = {name: {tree: [] for tree in workers} for name in CONTENDERS}
+            for index in range(args.rounds):
+                order = ("old", "new") if index % 2 == 0 else ("new", "old")
+                for name in CONTENDERS:
+                    for tree in order:
+                        time.sleep(args.settle)
+                        times[name][tree].append(workers[tree].time(name, config))
+            results[config] = times
+            ratios = {name: [n / o for n, o in zip(times[name]["new"], times[name]["old"])]
+                      for name in CONTENDERS}
+            print(f"{config}: new/old median {statistics.median(ratios['fastmlp']):.3f} "
+                  f"(old {statistics.median(times['fastmlp']['old']):.3f} s, new "
+                  f"{statistics.median(times['fastmlp']['new']):.3f} s); the bound's "
+                  f"new/old {statistics.median(ratios['gemm-only bound']):.3f}", flush=True)
+            print("  per round: " + " ".join(f"{r:.3f}" for r in ratios["fastmlp"]))
+    finally:
+        for worker in workers.values():
+            worker.close()
     if args.json:
         with open(args.json, "w") as file:
-            json.dump(rounds, file, indent=1)
+            json.dump(results, file, indent=1)
 
 
 if __name__ == "__main__":
