@@ -11,7 +11,7 @@ class TrainingConfig:
 
     Set once per fit from the estimator's parameters; a learning-rate schedule
     changes `learning_rate` between epochs. The NumPy engine reads the names, the
-    Cython engine the codes (the properties below, from the registry).
+    Cython engine the codes (`codes()` and `optimizer_hyper`, from the registry).
     """
 
     activation: str                  # the hidden layers' (registry.ACTIVATIONS)
@@ -41,21 +41,11 @@ class TrainingConfig:
     def loss(self):
         return LOSS_FOR_OUTPUT[self.out_activation]
 
-    @property
-    def hidden_code(self):
-        return ACTIVATIONS[self.activation].code
-
-    @property
-    def out_code(self):
-        return ACTIVATIONS[self.out_activation].code
-
-    @property
-    def loss_code(self):
-        return LOSSES[self.loss].code
-
-    @property
-    def optimizer_code(self):
-        return OPTIMIZERS[self.solver].code
+    def codes(self):
+        """The codes the kernels switch on: (hidden activation, output activation,
+        loss, optimizer)."""
+        return (ACTIVATIONS[self.activation].code, ACTIVATIONS[self.out_activation].code,
+                LOSSES[self.loss].code, OPTIMIZERS[self.solver].code)
 
     @property
     def optimizer_hyper(self):

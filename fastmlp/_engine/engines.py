@@ -48,7 +48,7 @@ class CythonEngine:
         # cache-line aligned: the parts' shares of its buffers start on line boundaries
         self.workspace = aligned_empty(step.workspace_length(
             layout.sizes, config.batch_size, self.n_threads, np.dtype(dtype).itemsize,
-            config.hidden_code, dense_input), dtype)
+            config.codes()[0], dense_input), dtype)
 
     # A team pays a few barriers per step (microseconds on idle cores, a scheduler
     # tick on busy ones): below TEAM_MIN_FLOPS per step one thread is faster. Since

@@ -95,10 +95,11 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 long long t, unsigned long long n_steps):
     """Run one epoch of minibatch training in place, without the GIL.
 
-    config has batch_size, hidden_code, out_code, loss_code, optimizer_code,
-    learning_rate, optimizer_hyper (its values, in its table's order), alpha,
-    dropout (None or a rate per hidden layer), dropout_seed and bound_blas (BLAS
-    bounded to one thread per thread even without a team).
+    config (a TrainingConfig) gives batch_size, codes() (the hidden and output
+    activations', the loss's and the optimizer's), learning_rate, optimizer_hyper
+    (the optimizer's hyper-parameters in its table's order), alpha, dropout (None or
+    a rate per hidden layer), dropout_seed and bound_blas (BLAS bounded to one thread
+    per thread even without a team).
 
     With n_threads > 1 each step runs on a team of OpenMP threads that share the
     minibatch (see step.pyx), each calling BLAS single-threaded; with 1 on the
@@ -130,8 +131,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef bint bound_blas = config.bound_blas, serial, timed
     cdef Probe probe
     cdef Dropout* dropout = NULL
-    cdef int hidden_code = config.hidden_code, out_code = config.out_code
-    cdef int loss_code = config.loss_code, optimizer_code = config.optimizer_code
+    cdef int hidden_code, out_code, loss_code, optimizer_code
+    hidden_code, out_code, loss_code, optimizer_code = config.codes()
     probe.team_wins, probe.next_time = probe_memory   # next_time -1: a fit's first epoch
     probe.left = 0
 
