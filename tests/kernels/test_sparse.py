@@ -367,30 +367,25 @@ GRADIENT_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name, breaks, error, match", FORWARD_ERRORS,
-                         ids=[case[0] for case in FORWARD_ERRORS])
-def test_forward_twin_rejects_bad_arguments_and_writes_nothing(dtype, name, breaks, error,
-                                                               match):
-    a = forward_args(dtype)
-    breaks(a)
-    before = np.array(a["Z"], copy=True)
-    with pytest.raises(error, match=match):
-        call_forward(a)
-    np.testing.assert_array_equal(a["Z"], before)
+# twin: (its arguments, its call, the output it must leave untouched when it refuses)
+TWINS = {"forward": (forward_args, call_forward, "Z"),
+         "gradient": (gradient_args, call_gradient, "dW")}
+BAD_ARGUMENTS = ([("forward", *case) for case in FORWARD_ERRORS]
+                 + [("gradient", *case) for case in GRADIENT_ERRORS])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name, breaks, error, match", GRADIENT_ERRORS,
-                         ids=[case[0] for case in GRADIENT_ERRORS])
-def test_gradient_twin_rejects_bad_arguments_and_writes_nothing(dtype, name, breaks, error,
-                                                                match):
-    a = gradient_args(dtype)
+@pytest.mark.parametrize("twin, name, breaks, error, match", BAD_ARGUMENTS,
+                         ids=[f"{case[0]}-{case[1]}" for case in BAD_ARGUMENTS])
+def test_twins_reject_bad_arguments_and_write_nothing(dtype, twin, name, breaks, error,
+                                                      match):
+    make_args, call, output = TWINS[twin]
+    a = make_args(dtype)
     breaks(a)
-    before = np.array(a["dW"], copy=True)
+    before = np.array(a[output], copy=True)
     with pytest.raises(error, match=match):
-        call_gradient(a)
-    np.testing.assert_array_equal(a["dW"], before)
+        call(a)
+    np.testing.assert_array_equal(a[output], before)
 
 
 def test_order_entries_past_the_used_ones_are_not_checked():
