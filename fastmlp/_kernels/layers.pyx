@@ -19,6 +19,8 @@ passes.
 from cython cimport floating
 from libc.string cimport memset
 
+import numpy as np
+
 from fastmlp._kernels.activations cimport bias_activation, derivative_colsum
 from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.dropout cimport Dropout
@@ -167,3 +169,81 @@ cdef void backward_layer(Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out,
                       NULL if preact_prev == NULL else preact_prev + j0,
                       bias_grad_prev + j0, rows, j1 - j0, n_in, activation_prev,
                       dropout_prev, 0, j0)
+
+
+# ---- test twins ---------------------------------------------------------------------
+
+def _check_layer(a_in, W, b, out, preact=None):
+    """ValueError unless A_in (rows x n_in), W (n_in x n_out), b (n_out,) and out (rows x
+    n_out) chain, and a given preact has out's shape."""
+    if (W.shape[0] != a_in.shape[1] or b.shape[0] != W.shape[1]
+            or out.shape[0] != a_in.shape[0] or out.shape[1] != W.shape[1]
+            or (preact is not None and tuple(preact.shape) != tuple(out.shape))):
+        raise ValueError("a_in, W, b, out and preact shapes disagree")
+
+
+def forward_columns_twin(Py_ssize_t part, Py_ssize_t n_parts,
+                         const floating[:, ::1] a_in,      # IN (rows x n_in)
+                         const floating[:, ::1] W,         # IN (n_in x n_out)
+                         const floating[::1] b,            # IN (n_out,)
+                         floating[:, ::1] out,             # OUT (rows x n_out), part's columns
+                         int activation,
+                         floating[:, ::1] preact=None):    # OUT like out, or None
+    """Test twin of :c:func:`forward_columns`: one part's units of the layer."""
+    _check_layer(a_in, W, b, out, preact)
+    if not 0 <= part < n_parts:
+        raise ValueError("need 0 <= part < n_parts")
+    with nogil:
+        forward_columns(part, n_parts, a_in.shape[0], W.shape[0], W.shape[1], &W[0, 0], &b[0],
+                        &a_in[0, 0], &out[0, 0], NULL if preact is None else &preact[0, 0],
+                        activation, NULL)
+
+
+def forward_terms_twin(Py_ssize_t n_parts,
+                       const floating[:, ::1] a_in,        # IN (rows x n_in)
+                       const floating[:, ::1] W,           # IN (n_in x n_out)
+                       const floating[::1] b,              # IN (n_out,)
+                       floating[:, ::1] out,               # OUT (rows x n_out)
+                       int activation):
+    """Test twins of :c:func:`forward_partial` and :c:func:`reduce_columns`: every part's
+    term, from its share of the inputs, then every part's units of their sum."""
+    _check_layer(a_in, W, b, out)
+    cdef Py_ssize_t part, j0, j1, rows = a_in.shape[0], n_in = W.shape[0], n_out = W.shape[1]
+    cdef floating[:, ::1] terms = np.full((n_parts, rows * n_out), np.nan,
+                                          dtype=np.asarray(out).dtype)
+    with nogil:
+        for part in range(n_parts):
+            share(n_in, part, n_parts, &j0, &j1)
+            forward_partial(rows, n_in, n_out, j0, j1, &W[0, 0], &a_in[0, 0], &terms[part, 0])
+        for part in range(n_parts):
+            reduce_columns(part, n_parts, rows, n_out, &b[0], &terms[0, 0], rows * n_out,
+                           &out[0, 0], NULL, activation, NULL)
+
+
+def backward_layer_twin(Py_ssize_t j0, Py_ssize_t j1,
+                        const floating[:, ::1] a_in,       # IN (rows x n_in)
+                        const floating[:, ::1] W,          # IN (n_in x n_out)
+                        const floating[:, ::1] delta,      # IN (rows x n_out)
+                        floating[:, ::1] coef_grad,        # OUT rows [j0, j1) (n_in x n_out)
+                        floating[:, ::1] delta_prev,       # OUT columns [j0, j1), or None
+                        floating[::1] bias_grad_prev,      # OUT entries [j0, j1) (n_in,)
+                        int activation_prev,
+                        const floating[:, ::1] preact_prev=None):   # IN (rows x n_in) or None
+    """Test twin of :c:func:`backward_layer` for the input units [j0, j1)."""
+    cdef Py_ssize_t rows = a_in.shape[0], n_in = W.shape[0], n_out = W.shape[1]
+    if (a_in.shape[1] != n_in or delta.shape[0] != rows or delta.shape[1] != n_out
+            or coef_grad.shape[0] != n_in or coef_grad.shape[1] != n_out
+            or bias_grad_prev.shape[0] != n_in
+            or (delta_prev is not None and (delta_prev.shape[0] != rows
+                                            or delta_prev.shape[1] != n_in))
+            or (preact_prev is not None and (preact_prev.shape[0] != rows
+                                             or preact_prev.shape[1] != n_in))):
+        raise ValueError("a_in, W, delta, coef_grad, delta_prev, preact_prev and "
+                         "bias_grad_prev shapes disagree")
+    if not 0 <= j0 <= j1 <= n_in:
+        raise ValueError("need 0 <= j0 <= j1 <= n_in")
+    with nogil:
+        backward_layer(rows, n_in, n_out, j0, j1, &W[0, 0], &a_in[0, 0], &delta[0, 0],
+                       &coef_grad[0, 0], NULL if delta_prev is None else &delta_prev[0, 0],
+                       NULL if preact_prev is None else &preact_prev[0, 0],
+                       &bias_grad_prev[0], activation_prev, NULL)
