@@ -3,8 +3,8 @@
 For the estimator tests: a small data set, estimators on one thread, quiet fits and a
 stand-in DataFrame. For the kernel and engine tests: dtypes and tolerances, seeded
 generators, error bounds, odd memory layouts, random networks and data, training
-configurations. Plain functions, imported as `from tests.helpers import ...`; a
-conftest.py is for fixtures.
+configurations. Plain functions, imported as `from helpers import ...` (pytest puts
+tests/ on the path, see pyproject.toml); a conftest.py is for fixtures.
 """
 import warnings
 import zlib

@@ -4,8 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
-
-from tests.helpers import Frame, blobs, classifier, quiet_fit
+from helpers import Frame, blobs, classifier, quiet_fit
 
 
 def test_feature_names_are_taken_from_string_columns_and_checked_at_predict():

@@ -2,8 +2,7 @@
 from the previous call."""
 import numpy as np
 import pytest
-
-from tests.helpers import blobs, classifier, fitted_arrays, quiet_fit
+from helpers import blobs, classifier, fitted_arrays, quiet_fit
 
 # --- partial_fit -----------------------------------------------------------------------
 

@@ -9,8 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-
-from tests.helpers import blobs, quiet_fit
+from helpers import blobs, quiet_fit
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn is not installed: the "
                               "compatibility tests need it")

@@ -2,12 +2,12 @@
 the optimizer streams together sit in memory."""
 import numpy as np
 import pytest
+from helpers import DTYPES, training_config
 
 from fastmlp._engine.engines import CythonEngine
 from fastmlp._engine.layout import ParameterLayout, staggered_empty
 from fastmlp._engine.registry import OPTIMIZERS, TEAM_MODES
 from fastmlp._engine.state import STATE_SLOTS, TrainingState
-from tests.helpers import DTYPES, training_config
 
 
 def test_team_mode_follows_n_threads():
