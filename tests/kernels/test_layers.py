@@ -27,14 +27,17 @@ def reference_layer(a_in, W, b, name):
     return z, reference.ACTIVATIONS[name](z)
 
 
+# every dtype, shape, team size and hidden activation
+EVERY_LAYER = pytest.mark.parametrize("dtype, shape, n_parts, name", [
+    (dtype, shape, n_parts, name) for dtype in DTYPES for shape in SHAPES
+    for n_parts in N_PARTS for name in sorted(HIDDEN_ACTIVATIONS)])
+
+
 def share(n, part, n_parts):
     return n * part // n_parts, n * (part + 1) // n_parts
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("n_parts", N_PARTS)
-@pytest.mark.parametrize("name", sorted(HIDDEN_ACTIVATIONS))
+@EVERY_LAYER
 def test_forward_by_columns_each_part_writes_its_units_and_together_the_layer(
         dtype, shape, n_parts, name):
     rng = rng_for("by-columns", dtype, shape, n_parts, name)
@@ -68,10 +71,7 @@ def test_forward_as_a_sum_of_the_parts_terms_is_the_layer(dtype, shape, n_parts)
     assert_within_sum_bound(out, want, magnitude, dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("shape", SHAPES)
-@pytest.mark.parametrize("n_parts", N_PARTS)
-@pytest.mark.parametrize("name", sorted(HIDDEN_ACTIVATIONS))
+@EVERY_LAYER
 def test_backward_each_part_computes_its_rows_of_dw_and_columns_of_the_previous_delta(
         dtype, shape, n_parts, name):
     rng = rng_for("backward", dtype, shape, n_parts, name)
