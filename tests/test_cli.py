@@ -192,6 +192,18 @@ def test_train_saves_a_model_that_evaluate_and_predict_use(tmp_path, digits_npz)
     assert done.stdout.split() == [str(v) for v in loaded.predict(data["X_test"][:7])]
 
 
+def test_train_takes_every_solver_and_activation_and_saves_them(tmp_path, digits_npz):
+    # the choices come from the registry: AdamW with its weight decay, and GELU
+    done = run(tmp_path, "train", "--data", str(digits_npz), "--out", "model.npz", *TINY,
+               "--hidden", "16", "--solver", "adamw", "--weight-decay", "0.05",
+               "--activation", "gelu")
+    assert done.returncode == 0, done.stderr
+    loaded = fastmlp.load(tmp_path / "model.npz")
+    assert (loaded.solver, loaded.weight_decay, loaded.activation) == ("adamw", 0.05, "gelu")
+    done = run(tmp_path, "train", "--data", str(digits_npz), *TINY, "--solver", "adagrad")
+    assert done.returncode == 2 and "invalid choice: 'adagrad'" in done.stderr
+
+
 def test_predict_reads_npz_csv_npy_and_writes_probabilities(tmp_path, model_path):
     model = fastmlp.load(model_path)
     X, _ = make_digits(5, random_state=7)
