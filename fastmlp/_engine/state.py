@@ -29,6 +29,14 @@ class TrainingState:
         self.t = 0          # the optimizer's updates so far (Adam's bias correction)
         self.n_steps = 0    # every update: keys the dropout masks
 
+    def copy(self):
+        """An independent copy, placed as a new state is."""
+        other = TrainingState(self.params, self.solver)
+        for name, array in self.optimizer_state.items():
+            other.optimizer_state[name][...] = array
+        other.t, other.n_steps = self.t, self.n_steps
+        return other
+
     @staticmethod
     def _zeros(like, slot):
         array = staggered_empty(like.shape[0], like.dtype, slot)

@@ -59,6 +59,34 @@ def available_cores():
     return max(cores, 1)
 
 
+# A forked child has this process's memory but only the thread that forked: libgomp's
+# pool of team threads is gone, and the child's first parallel region would wait for
+# it forever. So a forked child runs every step on one thread.
+_forked = False
+
+
+def _note_fork():
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):   # POSIX
+    os.register_at_fork(after_in_child=_note_fork)
+
+
+def team_limit():
+    """The most threads fastmlp may run a step or a prediction on: the cores this
+    process may use, and 1 in a forked child."""
+    return 1 if _forked else available_cores()
+
+
+def thread_count(n_threads):
+    """The user's n_threads as fastmlp uses it: more threads than cores only make every
+    barrier wait (and, beyond the address space, cannot even be created), so at most
+    team_limit()."""
+    return min(n_threads, team_limit())
+
+
 def can_bound_blas():
     """True when fastmlp can keep BLAS to a given thread count on each of its threads."""
     return blas.has_threads_local()
@@ -66,7 +94,7 @@ def can_bound_blas():
 
 def kernel_threads():
     """How many threads fastmlp's kernels split a minibatch across (1: BLAS threads)."""
-    return available_cores() if can_bound_blas() else 1
+    return team_limit() if can_bound_blas() else 1
 
 
 class _BoundedBlas:
@@ -93,4 +121,4 @@ def bounded_blas(n_threads):
     """
     if n_threads is None or not can_bound_blas():
         return _AS_IT_IS
-    return _BoundedBlas(n_threads)
+    return _BoundedBlas(thread_count(n_threads))

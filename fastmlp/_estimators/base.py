@@ -25,7 +25,6 @@ from fastmlp._estimators.validation import (
     all_finite,
     check_dropout,
     check_hyperparameters,
-    check_is_fitted,
     check_sample_weight,
     check_X,
     check_y,
@@ -33,7 +32,7 @@ from fastmlp._estimators.validation import (
 from fastmlp._kernels import gradient
 from fastmlp._kernels.row_predict import RowPlan, RowPredictor
 from fastmlp.callbacks import ProgressBar
-from fastmlp.exceptions import ConvergenceWarning, DivergenceError
+from fastmlp.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
 
 
 def check_random_state(seed):
@@ -54,6 +53,44 @@ def feature_names(X):
         return None
     names = np.asarray(list(columns), dtype=object)
     return names if len(names) and all(isinstance(n, str) for n in names) else None
+
+
+def _check_feature_names(fitted_names, X, estimator_name):
+    """Warn or raise, as scikit-learn does, when X's column names differ from fit's."""
+    names = feature_names(X)
+    if fitted_names is None and names is not None:
+        warnings.warn(f"X has feature names, but {estimator_name} was fitted "
+                      "without feature names")
+    elif fitted_names is not None and names is None:
+        warnings.warn(f"X does not have valid feature names, but {estimator_name} "
+                      "was fitted with feature names")
+    elif fitted_names is not None and list(names) != list(fitted_names):
+        raise ValueError("The feature names should match those that were passed during "
+                         f"fit: got {list(names)}, expected {list(fitted_names)}")
+
+
+def _checked_network(state, estimator_name):
+    """(coefs, intercepts) of a model's attributes `state`, C-contiguous, once they form
+    one network: NotFittedError without them, ValueError when they do not chain."""
+    if "coefs_" not in state or "intercepts_" not in state:
+        raise NotFittedError(f"This {estimator_name} instance is not fitted yet; call fit "
+                             "first.")
+    coefs, intercepts = state["coefs_"], state["intercepts_"]
+    if not (isinstance(coefs, (list, tuple)) and isinstance(intercepts, (list, tuple))
+            and len(coefs) == len(intercepts) >= 1):
+        raise ValueError("coefs_ and intercepts_ must be lists of one array per layer")
+    dtype = np.asarray(coefs[0]).dtype
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"coefs_ must be float32 or float64 arrays; got {dtype}")
+    coefs = [np.ascontiguousarray(c, dtype=dtype) for c in coefs]
+    intercepts = [np.ascontiguousarray(b, dtype=dtype) for b in intercepts]
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        if (W.ndim != 2 or b.shape != (W.shape[1],) or 0 in W.shape
+                or (i and W.shape[0] != coefs[i - 1].shape[1])):
+            raise ValueError(f"the fitted weights do not chain: coefs_[{i}] has shape "
+                             f"{W.shape}, intercepts_[{i}] {b.shape}"
+                             + (f", coefs_[{i - 1}] {coefs[i - 1].shape}" if i else ""))
+    return coefs, intercepts
 
 
 class BaseMultilayerPerceptron(EstimatorBase):
@@ -144,8 +181,8 @@ class BaseMultilayerPerceptron(EstimatorBase):
 
     def _engine(self, layout, config, X):
         n_threads = self.n_threads
-        if n_threads is not None and not threads.can_bound_blas():
-            n_threads = 1
+        if n_threads is not None:
+            n_threads = threads.thread_count(n_threads) if threads.can_bound_blas() else 1
         return ENGINES[self.engine](layout, config, X.dtype, n_threads=n_threads,
                                     dense_input=not scipy.sparse.issparse(X))
 
@@ -167,7 +204,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
         if incremental and not first_pass and previous is not None \
                 and previous.solver == self.solver and previous.params.shape == params.shape \
                 and previous.params.dtype == X.dtype:
-            state = previous                    # partial_fit goes on with its optimizer
+            # partial_fit goes on with its optimizer, on a copy: a failed call must leave
+            # the model's optimizer state as it was, not only its weights
+            state = previous.copy()
             np.copyto(state.params, params)     # and with coefs_ as they are now
         else:
             state = TrainingState(params, self.solver)
@@ -188,9 +227,13 @@ class BaseMultilayerPerceptron(EstimatorBase):
             training.rng.shuffle(training.order)   # in place, as scikit-learn: same order
         loss_sum, diverged = training.engine.train_epoch(
             training.state, X, Y, sample_weight, training.order, training.config)
-        if diverged:
+        # A step stops at a non-finite minibatch loss before its update; but a float32
+        # gradient may overflow while the loss (summed in float64) stays finite, and
+        # the L2 term of huge weights may overflow after the last step: the epoch's
+        # loss and weights are checked too (one pass over the parameters).
+        if diverged or not np.isfinite(loss_sum) or not all_finite(training.state.params):
             raise DivergenceError(
-                "the training loss became NaN or infinite; try a smaller "
+                "the training loss or the weights became NaN or infinite; try a smaller "
                 "learning_rate_init or scaling X. The model was left as it was before fit.")
         return loss_sum / X.shape[0]
 
@@ -324,7 +367,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
         losses = reference.per_sample_losses(validation.Y, P,
                                              LOSS_FOR_OUTPUT[validation.out_activation])
         loss = float(np.average(losses, weights=weights))
-        return self._score_output(P, validation.y, weights), loss
+        return self._score_output(P, validation.y, weights, validation.targets), loss
 
     def _validation_data(self, X, Y, sample_weight, X_val, y_val, out_activation,
                          target_attributes, rng):
@@ -338,7 +381,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
             Y_val = self._encode_validation_targets(y_val, X.dtype, target_attributes)
             return SimpleNamespace(X=X_val, Y=Y_val, y=np.asarray(y_val), sample_weight=None,
                                    monitor=self.early_stopping, split=False,
-                                   out_activation=out_activation)
+                                   out_activation=out_activation, targets=target_attributes)
         if not self.early_stopping or self.solver == "lbfgs":
             return None
         train, val = self._split(X, Y, sample_weight, rng, target_attributes)
@@ -348,7 +391,8 @@ class BaseMultilayerPerceptron(EstimatorBase):
         X_val, Y_val, weights_val = val
         return SimpleNamespace(X=X_val, Y=Y_val, y=self._decode(Y_val, target_attributes),
                                sample_weight=weights_val, monitor=True, split=True,
-                               train=train, out_activation=out_activation)
+                               train=train, out_activation=out_activation,
+                               targets=target_attributes)
 
     def _split(self, X, Y, sample_weight, rng, target_attributes):
         """((X, Y, w) train, (X, Y, w) validation), validation_fraction held out.
@@ -435,9 +479,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
             loss_and_gradient, start.astype(np.float64), method="L-BFGS-B", jac=True,
             callback=after_iteration if callbacks or validation is not None else None,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
-        if not np.isfinite(result.fun):
-            raise DivergenceError("L-BFGS reached a NaN or infinite loss; the model was "
-                                  "left as it was before fit.")
+        if not (np.isfinite(result.fun) and all_finite(result.x)):
+            raise DivergenceError("L-BFGS reached a NaN or infinite loss or weights; the "
+                                  "model was left as it was before fit.")
         if result.status not in (0, 99):   # 99: a callback stopped it
             warnings.warn(f"lbfgs failed to converge after {result.nit} iterations "
                           f"(status={result.status}): {result.message}. Increase max_iter "
@@ -455,53 +499,54 @@ class BaseMultilayerPerceptron(EstimatorBase):
 
     # --- prediction ----------------------------------------------------------------
 
+    # What a prediction reads of the model besides X; a subclass adds what turns the
+    # output into its prediction. One prediction reads them all at once (_forward).
+    _prediction_attributes = ("coefs_", "intercepts_", "n_features_in_", "activation",
+                              "out_activation_", "engine", "n_threads")
+
     def _forward(self, X):
-        """The network's output for X, in the fitted dtype."""
+        """(output, state): the network's output for X in the fitted dtype, and the copy
+        of the model's attributes it was computed from.
+
+        A fit in another thread publishes all its attributes in one dict update; a
+        prediction copies the attributes in one step, so it never mixes two fits
+        (the shapes of one with the weights of another), and checks what it copied.
+        """
         row_predictor = self.__dict__.get("_row_predictor")
         if row_predictor is not None:
             # a clean batch of 1-16 rows: a prepared plan, no re-validation (row_predict.pyx)
-            out = row_predictor.predict(self, X)
-            if out is not None:
-                return out
-        check_is_fitted(self)
-        dtype = self.coefs_[0].dtype
+            result = row_predictor.predict(self, X)
+            if result is not None:
+                return result
+        state = self.__dict__.copy()
+        coefs, intercepts = _checked_network(state, type(self).__name__)
+        dtype = coefs[0].dtype
         if not (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2
-                and X.flags.c_contiguous and X.shape[1] == self.n_features_in_
-                and X.shape[0] > 0 and "feature_names_in_" not in self.__dict__
+                and X.flags.c_contiguous and X.shape[1] == coefs[0].shape[0]
+                and X.shape[0] > 0 and "feature_names_in_" not in state
                 and all_finite(X)):
             # anything but a clean array of the model's dtype takes the full checks
-            self._check_feature_names(X)
-            X = check_X(X, dtype=dtype, n_features=self.n_features_in_,
+            _check_feature_names(state.get("feature_names_in_"), X, type(self).__name__)
+            X = check_X(X, dtype=dtype, n_features=coefs[0].shape[0],
                         estimator_name=type(self).__name__)
-        coefs = [np.ascontiguousarray(c, dtype=dtype) for c in self.coefs_]
-        intercepts = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
-        engine = ENGINES.get(self.engine, ENGINES["cython"])
-        with threads.bounded_blas(self.n_threads):
-            return engine.predict(coefs, intercepts, X, self.activation, self.out_activation_)
+        engine = ENGINES.get(state["engine"], ENGINES["cython"])
+        with threads.bounded_blas(state["n_threads"]):
+            out = engine.predict(coefs, intercepts, X, state["activation"],
+                                 state["out_activation_"])
+        return out, state
 
     def _row_plan(self):
         """A RowPlan of the model as it is now, or None where one does not apply."""
-        if self.engine != "cython" or "feature_names_in_" in self.__dict__:
+        state = self.__dict__.copy()
+        if state.get("engine") != "cython" or "feature_names_in_" in state:
             return None
         try:
-            return RowPlan(self.coefs_, self.intercepts_, self.activation,
-                           self.out_activation_, ACTIVATIONS[self.activation].code,
-                           ACTIVATIONS[self.out_activation_].code)
+            _checked_network(state, type(self).__name__)
+            return RowPlan(state, self._prediction_attributes,
+                           ACTIVATIONS[state["activation"]].code,
+                           ACTIVATIONS[state["out_activation_"]].code)
         except (AttributeError, KeyError, TypeError, ValueError):
             return None   # unfitted, or odd attributes: the general path explains
-
-    def _check_feature_names(self, X):
-        fitted_names = getattr(self, "feature_names_in_", None)
-        names = feature_names(X)
-        if fitted_names is None and names is not None:
-            warnings.warn(f"X has feature names, but {type(self).__name__} was fitted "
-                          "without feature names")
-        elif fitted_names is not None and names is None:
-            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} "
-                          "was fitted with feature names")
-        elif fitted_names is not None and list(names) != list(fitted_names):
-            raise ValueError("The feature names should match those that were passed during "
-                             f"fit: got {list(names)}, expected {list(fitted_names)}")
 
     if HAVE_SKLEARN:
         def __sklearn_tags__(self):

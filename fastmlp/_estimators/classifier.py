@@ -77,7 +77,9 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         Each called as ``f(model, metrics)`` after every epoch; returning True stops
         training (see :mod:`fastmlp.callbacks`).
     n_threads : int or None, default=None
-        Bound on the threads fastmlp and its BLAS use. None: all cores, except
+        Bound on the threads fastmlp and its BLAS use (at most 4096; beyond the cores
+        this process may use, or in a forked child process, fastmlp uses fewer: more
+        threads than cores only wait for each other). None: all cores, except
         while other work keeps a core busy: the threads meet at a barrier per layer
         of each minibatch, and fit then hands the minibatch to one thread, which
         computes the same result (checked by timing a few minibatches each way
@@ -274,13 +276,19 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
 
     # --- prediction ----------------------------------------------------------------
 
-    def _score_output(self, P, y, sample_weight):
-        return accuracy(y, self._labels_from_output(P), sample_weight)
+    _prediction_attributes = (*BaseMultilayerPerceptron._prediction_attributes, "classes_",
+                              "_multilabel")
 
-    def _labels_from_output(self, output):
-        if self._multilabel_output(output):
+    def _score_output(self, P, y, sample_weight, targets):
+        return accuracy(y, self._labels_from_output(P, targets), sample_weight)
+
+    @staticmethod
+    def _labels_from_output(output, state):
+        """The labels an output means, by the classes_ and _multilabel of `state` (the
+        fitted attributes the output came from)."""
+        if state.get("_multilabel", False):
             return (output > 0.5).astype(int)
-        classes = self.__dict__.get("classes_")
+        classes = state.get("classes_")
         if output.shape[1] == 1:
             indices = (output[:, 0] > 0.5).astype(np.intp)
             if classes is not None and len(classes) == 1:
@@ -288,9 +296,6 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         else:
             indices = output.argmax(axis=1)
         return indices if classes is None else classes[indices]
-
-    def _multilabel_output(self, output):
-        return bool(self.__dict__.get("_multilabel", False))
 
     def predict(self, X):
         """Predicted class labels.
@@ -303,7 +308,7 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,), or (n_samples, n_labels) if multilabel
         """
-        return self._labels_from_output(self._forward(X))
+        return self._labels_from_output(*self._forward(X))
 
     def predict_proba(self, X):
         """Class probabilities.
@@ -317,8 +322,8 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         proba : ndarray of shape (n_samples, n_classes)
             In the fitted dtype; rows sum to 1 unless the problem is multilabel.
         """
-        proba = self._forward(X)
-        if proba.shape[1] == 1 and not self._multilabel:
+        proba, state = self._forward(X)
+        if proba.shape[1] == 1 and not state.get("_multilabel", False):
             return np.hstack([1 - proba, proba])
         return proba
 

@@ -98,7 +98,9 @@ feature_names_in_, n_layers_, n_outputs_
     def _weigh_classes(self, y, sample_weight, dtype, incremental):
         return sample_weight
 
-    def _score_output(self, P, y, sample_weight):
+    _prediction_attributes = (*BaseMultilayerPerceptron._prediction_attributes, "_y_was_1d")
+
+    def _score_output(self, P, y, sample_weight, targets):
         return r2(y, P, sample_weight)
 
     def predict(self, X):
@@ -112,8 +114,8 @@ feature_names_in_, n_layers_, n_outputs_
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        output = self._forward(X)
-        return output.ravel() if self._y_was_1d else output
+        output, state = self._forward(X)
+        return output.ravel() if state.get("_y_was_1d", False) else output
 
     if HAVE_SKLEARN:
         def __sklearn_tags__(self):

@@ -8,6 +8,8 @@ from fastmlp._engine.registry import HIDDEN_ACTIVATIONS, SOLVERS
 from fastmlp.exceptions import NotFittedError
 
 FLOAT_DTYPES = (np.float32, np.float64)
+# n_threads beyond any machine's cores is a mistake (fit clamps to the cores anyway)
+MAX_THREADS = 4096
 
 
 def _as_float_array(values, name, dtype=None):
@@ -25,12 +27,44 @@ def _as_float_array(values, name, dtype=None):
             raise type(error)(f"{name} must hold numbers; {error}") from None
     if dtype is None:
         dtype = array.dtype if array.dtype in FLOAT_DTYPES else np.float64
-    return np.ascontiguousarray(array, dtype=dtype)
+    with np.errstate(over="ignore"):   # an overflow is reported below, as an error
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    if (converted.dtype.itemsize < array.dtype.itemsize and array.dtype.kind == "f"
+            and converted.size and not all_finite(converted) and all_finite(array)):
+        raise ValueError(f"{name} holds values too large for {converted.dtype} "
+                         f"(|value| > {np.finfo(converted.dtype).max:.3g}), the dtype the "
+                         "model was fitted in; scale the data")
+    return converted
+
+
+def _check_sparse_structure(X):
+    """ValueError unless X's index arrays describe a matrix of X's shape.
+
+    scipy builds a sparse matrix from any arrays without looking at them, and both
+    its own conversions and fastmlp's first layer trust them: a column index past
+    the last feature would be read out of bounds. O(nnz), and no copy of a valid X.
+    """
+    try:
+        if X.format in ("csr", "csc", "bsr"):
+            # a shallow twin, so that scipy's check may normalise its index dtypes
+            # without touching the caller's object
+            twin = type(X)((X.data, X.indices, X.indptr), shape=X.shape, copy=False)
+            twin.check_format(full_check=True)
+        elif X.format == "coo":
+            for axis, index in enumerate((X.row, X.col)):
+                if index.shape != X.data.shape:
+                    raise ValueError("row, col and data lengths differ")
+                if index.size and (index.min() < 0 or index.max() >= X.shape[axis]):
+                    raise ValueError(f"axis {axis} index out of range [0, {X.shape[axis]})")
+    except ValueError as error:
+        raise ValueError(f"X is a malformed sparse matrix ({X.format}): {error}") from None
 
 
 def _as_csr(X, dtype):
     """A scipy.sparse X as a float CSR matrix whose two index arrays share one dtype."""
+    _check_sparse_structure(X)
     X = scipy.sparse.csr_matrix(X)   # a copy only when the format or class differs
+    _check_sparse_structure(X)       # what other formats (lil, dia) converted to
     if X.dtype.kind == "c":
         raise ValueError("Complex data not supported: X holds complex numbers")
     if dtype is None:
@@ -211,7 +245,7 @@ def check_hyperparameters(params, engines):
     for name in ("shuffle", "nesterovs_momentum", "warm_start", "early_stopping"):
         _check_bool(params, name)
     if params["n_threads"] is not None:
-        _check_number(params, "n_threads", int, low=1)
+        _check_number(params, "n_threads", int, low=1, high=MAX_THREADS)
     callbacks = params["callbacks"]
     if callbacks is not None and (isinstance(callbacks, (str, bytes)) or not all(
             callable(c) for c in _as_list(callbacks))):

@@ -2,29 +2,23 @@
 
 Each minibatch gets its scalars (its weights' sum, the L2 factor, the dropout key,
 the optimizer's step number), then runs as one step (step.pyx) on a team of threads,
-or on one thread playing the team. The GIL is taken only every CHECK_SIGNALS_SECONDS
-to let Ctrl-C through, between two whole steps.
+or on one thread playing the team. The GIL is taken only now and then to let Ctrl-C
+through, between two whole steps (signals.pxd).
 """
 from cython cimport floating
-from cpython.exc cimport PyErr_CheckSignals
 from libc.math cimport fabs, isfinite
 from libc.stdlib cimport free, malloc
-from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 import numpy as np
 
 from fastmlp._kernels.blas cimport blas_threads_local
 from fastmlp._kernels.common cimport ADAPTIVE, DIVERGED, INTERRUPTED, OK, SERIAL
 from fastmlp._kernels.dropout cimport Dropout, step_key
+from fastmlp._kernels.signals cimport monotonic_seconds, reraise, signal_raised
 from fastmlp._kernels.step cimport Step, StepContext, close_context, open_context, run_step
 
-cdef double CHECK_SIGNALS_SECONDS = 0.2
-
-
-cdef double _now() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec + 1e-9 * ts.tv_nsec
+cdef inline double _now() noexcept nogil:
+    return monotonic_seconds()
 
 
 # ---- the adaptive team: the team, or one thread playing it ----------------------------
@@ -140,7 +134,6 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                  grads, state, optimizer_code, workspace, batch_size, n_threads, False)
     c.optimizer.learning_rate = config.learning_rate
     c.optimizer.hyper = &hyper[0] if hyper.shape[0] else NULL
-    interrupt = None
     try:
         if config.dropout is not None:
             dropout = <Dropout*> malloc(max(L - 1, 1) * sizeof(Dropout))
@@ -206,18 +199,9 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 # alpha ||W||^2) / sum of weights
                 loss_sum += (batch_loss + 0.5 * alpha * sumsq) * s.rows / weight_sum
                 steps += 1
-                if _now() - last_check > CHECK_SIGNALS_SECONDS:
-                    # Take the GIL briefly so that a Ctrl-C (or any raising signal
-                    # handler) can stop the epoch between two complete steps.
-                    with gil:
-                        try:
-                            PyErr_CheckSignals()
-                        except BaseException as exc:
-                            interrupt = exc
-                    if interrupt is not None:
-                        status = INTERRUPTED
-                        break
-                    last_check = _now()
+                if signal_raised(&last_check):   # Ctrl-C: stop between two whole steps
+                    status = INTERRUPTED
+                    break
             if previous_blas_threads > 0:
                 blas_threads_local(previous_blas_threads)
     finally:
@@ -225,5 +209,5 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
         close_context(&c)
     probe_memory[0], probe_memory[1] = bool(probe.team_wins), probe.next_time
     if status == INTERRUPTED:
-        raise interrupt
+        reraise()
     return loss_sum, steps, t, status

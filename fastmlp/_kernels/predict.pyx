@@ -2,8 +2,8 @@
 
 The chunks' hidden activations fill about PREDICT_CHUNK_BYTES of scratch: large
 enough for efficient gemms, small enough to stay in cache. Scratch is local to the
-call, so concurrent calls on one model are safe. (One to a few rows take
-row_predict.pyx instead.)
+call, so concurrent calls on one model are safe. Ctrl-C stops a long prediction
+between two chunks (signals.pxd). (One to a few rows take row_predict.pyx instead.)
 """
 from cython cimport floating
 from libc.stdlib cimport free, malloc
@@ -13,6 +13,7 @@ import scipy.sparse
 
 from fastmlp._kernels.activations cimport bias_activation
 from fastmlp._kernels.layers cimport forward_rows
+from fastmlp._kernels.signals cimport monotonic_seconds, reraise, signal_raised
 from fastmlp._kernels.sparse cimport CsrMatrix, csr_matmul, csr_view
 
 cdef Py_ssize_t PREDICT_CHUNK_BYTES = 2 * 1024 * 1024
@@ -26,7 +27,8 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
     shapes of a fitted model, X of that dtype too; the caller checks.
     """
     cdef Py_ssize_t n_layers = len(coefs), n_samples = out.shape[0]
-    cdef Py_ssize_t i, start, rows, chunk, hidden_total = 0
+    cdef Py_ssize_t i, start = 0, rows, chunk, hidden_total = 0
+    cdef double last_check = monotonic_seconds()
     cdef bint sparse = scipy.sparse.issparse(X)
     cdef CsrMatrix csr
     cdef const floating[:, ::1] dense
@@ -65,7 +67,6 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
             acts[i] = cursor
             cursor += chunk * sizes[i + 1]
         with nogil:
-            start = 0
             while start < n_samples:
                 rows = min(chunk, n_samples - start)
                 acts[n_layers - 1] = &out[start, 0]    # the last layer writes in place
@@ -83,5 +84,9 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
                     forward_rows(0, rows, 0, n_layers, &sizes[0], w_ptr, b_ptr,
                                  &dense[start, 0], acts, hidden_activation, out_activation)
                 start += rows
+                if start < n_samples and signal_raised(&last_check):
+                    break   # Ctrl-C: reraise() below
     finally:
         free(pointers)
+    if start < n_samples:
+        reraise()

@@ -79,15 +79,19 @@ cdef class RowPlan:
 
     Parameters
     ----------
-    coefs, intercepts : list of ndarray
-        The model's ``coefs_`` and ``intercepts_`` lists (the plan checks their
-        identity on every call).
-    activation, out_activation : str
-        The model's ``activation`` and ``out_activation_``.
+    state : dict
+        A copy of the model's ``__dict__``, taken at once: its ``coefs_``,
+        ``intercepts_`` (C-contiguous, one dtype), ``activation`` and
+        ``out_activation_`` are what the plan computes, and the plan hands the whole
+        copy to the caller, so that a prediction uses one fit's state throughout.
+    keys : tuple of str
+        The attributes whose identity the plan checks on every call (they include
+        ``coefs_`` and ``intercepts_``, whose arrays it also checks one by one).
     hidden_code, out_code : int
-        Their codes (fastmlp._engine.registry.ACTIVATIONS[name].code).
+        The activations' codes (fastmlp._engine.registry.ACTIVATIONS[name].code).
     """
-    cdef object coefs_list, intercepts_list, arrays, activation, out_activation
+    cdef readonly object snapshot
+    cdef object coefs_list, intercepts_list, arrays, watched
     cdef object dtype
     cdef bint is_float
     cdef int hidden_code, out_code
@@ -99,8 +103,8 @@ cdef class RowPlan:
     def __cinit__(self):
         self.sizes, self.weights, self.biases = NULL, NULL, NULL
 
-    def __init__(self, list coefs, list intercepts, activation, out_activation,
-                 int hidden_code, int out_code):
+    def __init__(self, dict state, tuple keys, int hidden_code, int out_code):
+        cdef list coefs = state["coefs_"], intercepts = state["intercepts_"]
         cdef Py_ssize_t i, n_layers = len(coefs)
         cdef const float[:, ::1] wf
         cdef const double[:, ::1] wd
@@ -112,9 +116,10 @@ cdef class RowPlan:
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"RowPlan supports float32 and float64 weights, not {self.dtype}")
         self.is_float = self.dtype == np.float32
+        self.snapshot = state
         self.coefs_list, self.intercepts_list = coefs, intercepts
         self.arrays = tuple(coefs) + tuple(intercepts)
-        self.activation, self.out_activation = activation, out_activation
+        self.watched = tuple((key, state.get(key)) for key in keys)
         self.hidden_code, self.out_code = hidden_code, out_code
         self.n_layers = n_layers
         self.sizes = <Py_ssize_t*> malloc((n_layers + 1) * sizeof(Py_ssize_t))
@@ -149,22 +154,22 @@ cdef class RowPlan:
         free(self.biases)
 
     cdef bint _current(self, model) except -1:
-        """True when `model` still holds the arrays and settings of this plan."""
+        """True when `model` still holds the arrays and settings of this plan. Read in C,
+        so no other thread runs in between: a fit publishing its result at the same
+        time makes this either all old (True) or partly new (False)."""
         cdef dict state = model.__dict__
         cdef Py_ssize_t i
-        coefs, intercepts = state.get("coefs_"), state.get("intercepts_")
-        if coefs is not self.coefs_list or intercepts is not self.intercepts_list:
-            return False
+        for key, value in self.watched:
+            if state.get(key) is not value:
+                return False
+        coefs, intercepts = self.coefs_list, self.intercepts_list
         if len(coefs) != self.n_layers or len(intercepts) != self.n_layers:
             return False
         for i in range(self.n_layers):
             if (coefs[i] is not self.arrays[i]
                     or intercepts[i] is not self.arrays[self.n_layers + i]):
                 return False
-        return (state.get("activation") is self.activation
-                and state.get("out_activation_") is self.out_activation
-                and state.get("engine") == "cython"
-                and "feature_names_in_" not in state)
+        return state.get("engine") == "cython" and "feature_names_in_" not in state
 
     cdef object _predict(self, X):
         """The output for X if it is a finite, C-contiguous (1-SMALL_BATCH x n_features)
@@ -210,7 +215,8 @@ cdef class RowPredictor:
         return self._plan
 
     def predict(self, model, X):
-        """model's output for a clean small batch X when a plan applies, else None."""
+        """(model's output, the fitted state it came from) for a clean small batch X
+        when a plan applies, else None."""
         cdef RowPlan plan
         if type(X) is not np.ndarray or X.ndim != 2 or not 0 < X.shape[0] <= SMALL_BATCH:
             return None
@@ -220,7 +226,8 @@ cdef class RowPredictor:
             if plan is None:
                 return None
             self._plan = plan
-        return plan._predict(X)
+        out = plan._predict(X)
+        return None if out is None else (out, plan.snapshot)
 
 
 cdef bint _run_plan(RowPlan plan, const floating[:, ::1] X, floating[:, ::1] out) except -1:

@@ -12,10 +12,10 @@ import warnings
 
 import numpy as np
 import pytest
-from fastmlp._kernels.row_predict import RowPlan
 
 from fastmlp import MLPClassifier, MLPRegressor, load, reference
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from fastmlp._kernels.row_predict import RowPlan
 from fastmlp.exceptions import ConvergenceWarning
 
 HIDDEN = sorted(HIDDEN_ACTIVATIONS)
@@ -46,9 +46,12 @@ SMALL_BATCH = 16
 
 
 def row_output(model, row):
-    """The output through the row plan, asserting that the plan was used."""
-    out = model._row_predictor.predict(model, row)
-    assert out is not None, "the single-row plan declined a clean row"
+    """The output through the row plan, asserting that the plan was used and handed
+    back the fitted state it computed with."""
+    result = model._row_predictor.predict(model, row)
+    assert result is not None, "the single-row plan declined a clean row"
+    out, state = result
+    assert state["coefs_"] is model.coefs_
     return out
 
 
@@ -255,11 +258,13 @@ def test_concurrent_single_row_predicts():
 def test_plan_rejects_inconsistent_arrays():
     model, _ = fitted(n_features=7)
     codes = ACTIVATIONS["relu"].code, ACTIVATIONS["softmax"].code
+
+    def plan(**changes):
+        return RowPlan(dict(model.__dict__, **changes), ("coefs_", "intercepts_"), *codes)
+
     with pytest.raises(ValueError, match="one intercept vector per weight matrix"):
-        RowPlan(model.coefs_, model.intercepts_[:1], "relu", "softmax", *codes)
+        plan(intercepts_=model.intercepts_[:1])
     with pytest.raises(ValueError, match="layer 1"):
-        RowPlan(model.coefs_, [model.intercepts_[0], model.intercepts_[2],
-                               model.intercepts_[1]], "relu", "softmax", *codes)
+        plan(intercepts_=[model.intercepts_[0], model.intercepts_[2], model.intercepts_[1]])
     with pytest.raises(TypeError, match="float32 and float64"):
-        RowPlan([c.astype(np.float16) for c in model.coefs_], model.intercepts_, "relu",
-                "softmax", *codes)
+        plan(coefs_=[c.astype(np.float16) for c in model.coefs_])

@@ -1,0 +1,116 @@
+"""fastmlp in processes: a forked child after a team-trained fit, a tight address-space
+limit, Ctrl-C during a long predict. Each scenario runs in a child Python process with
+a deadline, so that a hang or a crash fails the test instead of the test run."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import fastmlp
+
+# The child runs the installed fastmlp, as the tests do.
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    [os.path.dirname(os.path.dirname(fastmlp.__file__)), os.environ.get("PYTHONPATH", "")]))
+DEADLINE = 120   # seconds; each scenario takes a few
+
+
+def run_python(code):
+    """Run `code` in a fresh Python; its CompletedProcess (a hang fails the test)."""
+    try:
+        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=ENV,
+                              capture_output=True, text=True, timeout=DEADLINE)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"the child hung; it printed:\n{expired.stdout}\n{expired.stderr}")
+
+
+TEAM_FIT = """
+    import os, warnings
+    import numpy as np
+    from fastmlp import MLPClassifier
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 64)).astype(np.float32)
+    y = rng.integers(0, 3, 2000)
+    def fit():   # a step large enough for a thread team, on two threads
+        return MLPClassifier((128, 64), batch_size=128, max_iter=2, n_threads=2,
+                             random_state=0).fit(X, y)
+    parent = fit()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_child_forked_after_a_team_trained_fit_fits_and_predicts():
+    # libgomp's team threads do not survive fork: the child's first team step waited
+    # for them forever (os.fork, multiprocessing's 'fork', joblib's multiprocessing)
+    done = run_python(TEAM_FIT + """
+    pid = os.fork()
+    if pid == 0:
+        child = fit()
+        os._exit(0 if child.n_iter_ == 2 and child.predict(X).shape == (2000,) else 3)
+    _, status = os.waitpid(pid, 0)
+    print("child exit", os.waitstatus_to_exitcode(status))
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "child exit 0" in done.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_multiprocessing_fork_pool_after_a_team_trained_fit_finishes():
+    done = run_python(TEAM_FIT + """
+    import multiprocessing
+    def work(seed):
+        return fit().n_iter_
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        print("pool", pool.map(work, range(2)))
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "pool [2, 2]" in done.stdout
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS as Linux applies it")
+def test_a_thousand_threads_under_an_address_space_limit_fit_instead_of_exiting():
+    # libgomp could not create 1000 threads' stacks in 3 GiB of address space and
+    # ended the process ("Thread creation failed", status 1): threads beyond the cores
+    # are not asked for any more
+    done = run_python("""
+    import resource, warnings
+    import numpy as np
+    from fastmlp import MLPClassifier
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(1000, 64)), rng.integers(0, 3, 1000)
+    limit = 3 * 2**30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    model = MLPClassifier((64, 64), batch_size=1000, max_iter=2, n_threads=1000,
+                          random_state=0).fit(X, y)
+    print("fitted", model.n_iter_)
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "fitted 2" in done.stdout
+
+
+def test_ctrl_c_stops_a_long_predict_between_two_chunks():
+    # predict ran all its chunks without the GIL and let Ctrl-C through only at the end
+    done = run_python("""
+    import signal, threading, time, traceback, warnings
+    import numpy as np
+    from fastmlp import MLPClassifier
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(0)
+    model = MLPClassifier((2048, 2048), max_iter=1, random_state=0, n_threads=1).fit(
+        rng.normal(size=(100, 256)).astype(np.float32), rng.integers(0, 3, 100))
+    X = rng.normal(size=(50_000, 256)).astype(np.float32)   # seconds of predict
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    threading.Timer(0.5, signal.raise_signal, (signal.SIGINT,)).start()
+    try:
+        model.predict_proba(X)
+        print("predict finished")
+    except KeyboardInterrupt as interrupt:
+        print("interrupted in", traceback.extract_tb(interrupt.__traceback__)[-1].filename)
+    """)
+    assert done.returncode == 0, done.stderr
+    # raised inside the chunk loop: a loop that did not look for signals would leave
+    # it to Python code after predict's kernel returned
+    assert "interrupted in" in done.stdout and "predict.pyx" in done.stdout, done.stdout
