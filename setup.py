@@ -67,5 +67,8 @@ def extension(name):
 
 
 render_templates()
+# A debug build writes its C beside the release build's, not over it, and always anew:
+# Cython alone would not notice that only the directives changed.
 setup(ext_modules=cythonize([extension(name) for name in MODULES],
-                            compiler_directives=DIRECTIVES))
+                            compiler_directives=DIRECTIVES, force=DEBUG,
+                            build_dir="build/debug-c" if DEBUG else None))

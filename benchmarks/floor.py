@@ -15,11 +15,11 @@ import statistics
 import time
 
 import numpy as np
-from fastmlp._kernels.optimizers import update_twin
 
 from fastmlp import benchmark
 from fastmlp._engine.layout import staggered_empty
 from fastmlp._engine.registry import OPTIMIZERS
+from fastmlp._kernels.optimizers import update_twin
 
 
 def adam_epoch(n_params, n_steps, dtype):

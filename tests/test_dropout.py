@@ -2,9 +2,10 @@
 the rates it accepts."""
 import numpy as np
 import pytest
-from helpers import blobs, classifier, fitted_arrays, quiet_fit
 
 from fastmlp import reference
+
+from helpers import blobs, classifier, fitted_arrays, quiet_fit
 
 
 def overfitting_problem(seed, n_train=60, n_test=1000, noise=0.2):

@@ -8,12 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from helpers import blobs as shared_blobs
-from helpers import fitted_arrays, quiet_fit
 
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.datasets import make_digits
 from fastmlp.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
+
+from helpers import blobs as shared_blobs
+from helpers import fitted_arrays, quiet_fit
 
 
 def blobs(n=300, n_features=7, n_classes=3, seed=0, dtype=np.float64):

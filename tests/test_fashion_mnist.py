@@ -4,10 +4,11 @@ import os
 
 import numpy as np
 import pytest
-from helpers import quiet_fit
 
 from fastmlp import MLPClassifier
 from fastmlp.datasets import FASHION_MNIST_DIR, load_fashion_mnist
+
+from helpers import quiet_fit
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir(FASHION_MNIST_DIR),

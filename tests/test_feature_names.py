@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from helpers import Frame, blobs, classifier, quiet_fit
 
 

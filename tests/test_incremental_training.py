@@ -2,6 +2,7 @@
 from the previous call."""
 import numpy as np
 import pytest
+
 from helpers import blobs, classifier, fitted_arrays, quiet_fit
 
 # --- partial_fit -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The sgd learning-rate schedules (constant, invscaling, adaptive), read from the rate
 reported to a callback every epoch."""
 import numpy as np
+
 from helpers import blobs, classifier, quiet_fit
 
 

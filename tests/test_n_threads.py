@@ -2,9 +2,10 @@
 process-wide BLAS threads alone."""
 import numpy as np
 import pytest
-from helpers import blobs, classifier, fitted_arrays, quiet_fit
 
 from fastmlp import MLPClassifier
+
+from helpers import blobs, classifier, fitted_arrays, quiet_fit
 
 
 def test_one_and_two_threads_train_the_same_model():

@@ -6,12 +6,13 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import Frame, quiet_fit
 
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp._estimators.persistence import load, save
 from fastmlp.exceptions import NotFittedError
+
+from helpers import Frame, quiet_fit
 
 HEADER = "__fastmlp__.json"
 CASES = ["multiclass", "binary", "string_labels", "multilabel", "regression_1d",

@@ -4,11 +4,12 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import quiet_fit
 
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.datasets import make_digits
 from fastmlp.plot import activation_gradients, confusion_matrix
+
+from helpers import quiet_fit
 
 matplotlib = pytest.importorskip(
     "matplotlib", reason="matplotlib is not installed (pip install fastmlp[plot])")

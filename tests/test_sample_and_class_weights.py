@@ -2,6 +2,7 @@
 relate, and the weights refused."""
 import numpy as np
 import pytest
+
 from helpers import blobs, classifier, quiet_fit, regressor
 
 # --- class_weight ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+
 from helpers import blobs, quiet_fit
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn is not installed: the "

@@ -2,6 +2,7 @@
 loss, predict_log_proba, a single class at fit, and multilabel indicator targets."""
 import numpy as np
 import pytest
+
 from helpers import blobs, classifier, quiet_fit, regressor
 
 # --- Poisson loss ----------------------------------------------------------------------

@@ -5,10 +5,11 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import blobs, classifier, quiet_fit, regressor
 
 from fastmlp.callbacks import ProgressBar, StopAtScore
 from fastmlp.exceptions import ConvergenceWarning
+
+from helpers import blobs, classifier, quiet_fit, regressor
 
 CALLBACK_KEYS = {"epoch", "max_iter", "loss", "learning_rate", "seconds",
                  "samples_per_second"}

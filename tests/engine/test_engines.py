@@ -2,12 +2,13 @@
 the optimizer streams together sit in memory."""
 import numpy as np
 import pytest
-from helpers import DTYPES, training_config
 
 from fastmlp._engine.engines import CythonEngine
 from fastmlp._engine.layout import ParameterLayout, staggered_empty
 from fastmlp._engine.registry import OPTIMIZERS, TEAM_MODES
 from fastmlp._engine.state import STATE_SLOTS, TrainingState
+
+from helpers import DTYPES, training_config
 
 
 def test_team_mode_follows_n_threads():

@@ -3,11 +3,12 @@ reference, for every activation of the registry: bias + activation forward, the
 derivative and the bias-gradient column sum backward, and their dropout."""
 import numpy as np
 import pytest
-from helpers import DTYPES, RTOL, SHAPES, assert_within_sum_bound, non_c_contiguous, rng_for
 
 from fastmlp import reference
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from fastmlp._kernels import activations
+
+from helpers import DTYPES, RTOL, SHAPES, assert_within_sum_bound, non_c_contiguous, rng_for
 
 ALL = sorted(ACTIVATIONS)
 HIDDEN = sorted(HIDDEN_ACTIVATIONS)

@@ -2,9 +2,10 @@
 transpose, beta, odd shape and memory layout."""
 import numpy as np
 import pytest
-from helpers import DTYPES, assert_within_sum_bound, non_c_contiguous, rng_for
 
 from fastmlp._kernels import blas
+
+from helpers import DTYPES, assert_within_sum_bound, non_c_contiguous, rng_for
 
 GEMM_SHAPES = [(1, 1, 1), (1, 7, 3), (13, 1, 37), (7, 13, 1), (37, 129, 13), (129, 3, 7)]
 

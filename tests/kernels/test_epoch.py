@@ -3,6 +3,14 @@ engine: every optimizer and every hidden activation of the registry, on one thre
 on teams, with sample weights and dropout, its loss sum and its divergence report."""
 import numpy as np
 import pytest
+
+from fastmlp import reference
+from fastmlp._engine.engines import CythonEngine, NumpyEngine
+from fastmlp._engine.layout import ParameterLayout, glorot_uniform
+from fastmlp._engine.registry import HIDDEN_ACTIVATIONS, OPTIMIZERS, Status
+from fastmlp._engine.state import TrainingState
+from fastmlp._kernels import epoch
+
 from helpers import (
     BY_COLUMNS_FIRST,
     BY_COLUMNS_LAST,
@@ -13,13 +21,6 @@ from helpers import (
     rng_for,
     training_config,
 )
-
-from fastmlp import reference
-from fastmlp._engine.engines import CythonEngine, NumpyEngine
-from fastmlp._engine.layout import ParameterLayout, glorot_uniform
-from fastmlp._engine.registry import HIDDEN_ACTIVATIONS, OPTIMIZERS, Status
-from fastmlp._engine.state import TrainingState
-from fastmlp._kernels import epoch
 
 EPOCH_RTOL = {np.float32: 1e-4, np.float64: 1e-10}
 # Each optimizer with its test parameters, and SGD without Nesterov's momentum.

@@ -10,12 +10,13 @@ import zlib
 import numpy as np
 import pytest
 import scipy.sparse
-from helpers import DTYPES, OUTPUTS, RTOL, random_data, random_network, rng_for
 
 from fastmlp import reference
 from fastmlp._engine.layout import ParameterLayout
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES
 from fastmlp._kernels import gradient
+
+from helpers import DTYPES, OUTPUTS, RTOL, random_data, random_network, rng_for
 
 N_OUTPUTS = {"identity": 2, "logistic": 3, "softmax": 4, "exp": 2}
 ALPHA = 0.3

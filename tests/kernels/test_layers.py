@@ -3,11 +3,12 @@ columns, as a sum of the parts' terms, and backward; every hidden activation, te
 that split layers unevenly (or leave a part without units), odd shapes."""
 import numpy as np
 import pytest
-from helpers import DTYPES, assert_within_sum_bound, rng_for
 
 from fastmlp import reference
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from fastmlp._kernels import layers
+
+from helpers import DTYPES, assert_within_sum_bound, rng_for
 
 # (rows, n_in, n_out): one row, one input, one output, widths no SIMD width divides
 SHAPES = [(1, 1, 1), (1, 7, 3), (13, 1, 5), (7, 13, 1), (37, 29, 19)]

@@ -2,6 +2,11 @@
 every loss of the registry: the summed loss, the output delta and its column sums."""
 import numpy as np
 import pytest
+
+from fastmlp import reference
+from fastmlp._engine.registry import LOSS_FOR_OUTPUT, LOSSES
+from fastmlp._kernels import losses
+
 from helpers import (
     DTYPES,
     OUTPUTS,
@@ -12,10 +17,6 @@ from helpers import (
     predictions_and_targets,
     rng_for,
 )
-
-from fastmlp import reference
-from fastmlp._engine.registry import LOSS_FOR_OUTPUT, LOSSES
-from fastmlp._kernels import losses
 
 
 def test_every_loss_pairs_with_an_output_activation_and_has_a_reference_twin():

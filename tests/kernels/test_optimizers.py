@@ -3,6 +3,11 @@ for every optimizer of the registry: one update of weights or biases, the L2 ter
 weights only, the sum of squares the loss needs, and the gradient kernel of L-BFGS."""
 import numpy as np
 import pytest
+
+from fastmlp import reference
+from fastmlp._engine.registry import OPTIMIZERS
+from fastmlp._kernels import optimizers
+
 from helpers import (
     DTYPES,
     OPTIMIZER_PARAMS,
@@ -11,10 +16,6 @@ from helpers import (
     non_c_contiguous,
     rng_for,
 )
-
-from fastmlp import reference
-from fastmlp._engine.registry import OPTIMIZERS
-from fastmlp._kernels import optimizers
 
 NAMES = sorted(OPTIMIZERS)
 # Each optimizer once with its defaults, and SGD without momentum and without Nesterov.

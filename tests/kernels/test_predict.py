@@ -3,12 +3,13 @@ reference: across chunk boundaries, for every activation, dense and CSR input.""
 import numpy as np
 import pytest
 import scipy.sparse
-from helpers import DTYPES, OUTPUTS, RTOL, random_network, rng_for
 
 from fastmlp import reference
 from fastmlp._engine.engines import CythonEngine, NumpyEngine
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from fastmlp._kernels import predict
+
+from helpers import DTYPES, OUTPUTS, RTOL, random_network, rng_for
 
 PREDICT_SIZES = [[13, 7, 3, 5], [7, 1], [1, 37, 1]]
 

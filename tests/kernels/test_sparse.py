@@ -11,9 +11,10 @@ and so does one it should leave alone but touches.
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from helpers import DTYPES, assert_within_sum_bound, rng_for
 
 from fastmlp._kernels import sparse
+
+from helpers import DTYPES, assert_within_sum_bound, rng_for
 
 INDEX_DTYPES = [np.int32, np.int64]
 # (n_samples, n_features, n_out): one row, one feature, one output, and widths that are

@@ -3,6 +3,14 @@ the team computes the team's very bits; the memory a step runs in."""
 import numpy as np
 import pytest
 import scipy.sparse
+
+from fastmlp import reference
+from fastmlp._engine.engines import CythonEngine
+from fastmlp._engine.layout import ParameterLayout, glorot_uniform
+from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZERS
+from fastmlp._engine.state import TrainingState
+from fastmlp._kernels import step
+
 from helpers import (
     BY_COLUMNS_FIRST,
     BY_COLUMNS_LAST,
@@ -11,13 +19,6 @@ from helpers import (
     rng_for,
     training_config,
 )
-
-from fastmlp import reference
-from fastmlp._engine.engines import CythonEngine
-from fastmlp._engine.layout import ParameterLayout, glorot_uniform
-from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZERS
-from fastmlp._engine.state import TrainingState
-from fastmlp._kernels import step
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

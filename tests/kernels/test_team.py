@@ -1,9 +1,10 @@
 """How a thread team shares a step (fastmlp/_kernels/team.pxd): which hidden layers
 go by columns and which as sums of the parts' terms, and who owns which input units."""
 import numpy as np
-from helpers import BY_COLUMNS_FIRST, BY_COLUMNS_LAST
 
 from fastmlp._kernels import step
+
+from helpers import BY_COLUMNS_FIRST, BY_COLUMNS_LAST
 
 
 def test_big_layers_go_by_columns_and_small_ones_as_sums_of_terms():
