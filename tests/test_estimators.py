@@ -326,12 +326,12 @@ def test_ctrl_c_stops_fit_mid_epoch_and_keeps_the_last_whole_epoch():
     assert model.predict(X[:5]).shape == (5,)
 
 
-def test_predict_from_several_threads_matches_sequential_predictions():
+def test_predict_from_eight_threads_matches_sequential_predictions():
     X, y = blobs(n=3000, n_features=30, n_classes=4, seed=16, dtype=np.float32)
     model = quiet_fit(MLPClassifier((64, 32), max_iter=3, random_state=0), X, y)
     chunks = [X[i::8] for i in range(8)]
     expected = [model.predict_proba(c) for c in chunks]
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=8) as pool:
         for _ in range(5):
             results = list(pool.map(model.predict_proba, chunks))
             for got, want in zip(results, expected):
