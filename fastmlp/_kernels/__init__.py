@@ -12,7 +12,8 @@ Read them bottom-up:
 - ``epoch``: the minibatch loop without the GIL, and the choice of team or one thread;
 - ``gradient``: the full-batch loss and gradient (L-BFGS), through the same step;
 - ``predict``, ``row_predict``: prediction in chunks of rows, and of a single row;
-- ``common``: the status codes and team modes shared with Python.
+- ``common``: the status codes and team modes shared with Python; ``signals.pxd``: how
+  the long loops without the GIL let Ctrl-C through.
 
 docs/architecture.md draws how they fit together.
 """
