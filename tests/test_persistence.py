@@ -6,14 +6,22 @@ import zipfile
 
 import numpy as np
 import pytest
-from helpers import Frame, quiet_fit
+from helpers import (
+    HEADER,
+    Frame,
+    assert_same_attributes,
+    assert_same_predictions,
+    persisted_names,
+    quiet_fit,
+    read_members,
+    write_members,
+)
 
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp._estimators.persistence import load, save
 from fastmlp.exceptions import NotFittedError
 
-HEADER = "__fastmlp__.json"
 CASES = ["multiclass", "binary", "string_labels", "multilabel", "regression_1d",
          "regression_2d"]
 DTYPES = [np.float32, np.float64]
@@ -50,70 +58,6 @@ def fitted_copy(case, dtype=np.float64):
     """A copy of fitted(case, dtype) that the test may change: (model, X)."""
     model, X = fitted(case, dtype)
     return pickle.loads(pickle.dumps(model)), X
-
-
-def outputs(model, X):
-    """Everything the model predicts for X."""
-    if isinstance(model, MLPClassifier):
-        return [model.predict(X), model.predict_proba(X)]
-    return [model.predict(X)]
-
-
-def assert_same_predictions(model, other, X):
-    for expected, got in zip(outputs(model, X), outputs(other, X)):
-        np.testing.assert_array_equal(got, expected)
-        assert got.dtype == expected.dtype or expected.dtype == object
-
-
-def assert_same_value(expected, got, name):
-    if isinstance(expected, np.ndarray):
-        np.testing.assert_array_equal(got, expected, err_msg=name)
-        # An object array of str is stored as a unicode array.
-        assert got.dtype == expected.dtype or (expected.dtype == object
-                                               and got.dtype.kind == "U"), name
-    elif isinstance(expected, (list, tuple)):
-        assert type(got) is type(expected) and len(got) == len(expected), name
-        for i, (a, b) in enumerate(zip(expected, got)):
-            assert_same_value(a, b, f"{name}[{i}]")
-    elif isinstance(expected, dict):   # e.g. the optimizer's state arrays by name
-        assert type(got) is type(expected) and list(got) == list(expected), name
-        for key in expected:
-            assert_same_value(expected[key], got[key], f"{name}[{key!r}]")
-    elif hasattr(expected, "__dict__") and not callable(expected):   # e.g. a solver state
-        assert type(got) is type(expected), name
-        assert_same_attributes(expected, got, prefix=name)
-    else:
-        assert got == expected and type(got) is type(expected), name
-
-
-def assert_same_attributes(model, other, names=None, prefix=""):
-    """`other` holds the same attributes as `model` (only `names` of them if given)."""
-    expected = vars(model) if names is None else {name: vars(model)[name] for name in names}
-    assert vars(other).keys() == expected.keys()
-    for name, value in expected.items():
-        assert_same_value(value, vars(other)[name], f"{prefix}.{name}")
-
-
-def persisted_names(model):
-    """What save stores: the parameters and the public fitted attributes, plus the private
-    ones the class lists; and the (empty) single-row predict slot load gives every model."""
-    private = type(model)._persisted_private_attributes + ("_row_predictor",)
-    return [name for name in vars(model) if not name.startswith("_") or name in private]
-
-
-def read_members(path):
-    """(header dict, {name: array}) of a model file."""
-    with np.load(path, allow_pickle=False) as archive:
-        members = {name: archive[name] for name in archive.files}
-    return json.loads(members.pop(HEADER).tobytes().decode("utf-8")), members
-
-
-def write_members(path, header, members):
-    """Write a model file: `header` is a dict, or the raw bytes of the JSON member."""
-    raw = header if isinstance(header, bytes) else json.dumps(header).encode("utf-8")
-    members = {HEADER: np.frombuffer(raw, dtype=np.uint8), **members}
-    with open(path, "wb") as file:
-        np.savez(file, **members)
 
 
 @pytest.fixture
