@@ -1,7 +1,10 @@
 """Persistence: pickle and joblib round trips, the fastmlp model file, and the bad files
 load refuses."""
 import json
+import os
 import pickle
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -463,3 +466,49 @@ def test_json_member_of_another_dtype_is_refused(saved):
         np.savez(file, **{HEADER: np.array([json.dumps(header)])}, **members)
     with pytest.raises(ValueError, match="must be a 1-D uint8 array"):
         load(path)
+
+
+# --- files that would take unbounded memory or time -------------------------------------
+
+# the subprocess imports the same fastmlp as this test process
+ENV = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastmlp.__file__)))
+# Loads each path of sys.argv[1:] in a Python that cannot map 512 MiB more than importing
+# fastmlp took, so that allocating 1 GiB fails, and prints how each load ended.
+BOUNDED_LOAD = """
+import json, resource, sys
+import fastmlp
+mapped = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+resource.setrlimit(resource.RLIMIT_AS, (mapped + 2**29, hard))
+outcomes = []
+for path in sys.argv[1:]:
+    try:
+        fastmlp.load(path)
+        outcomes.append(["loaded", ""])
+    except Exception as error:
+        outcomes.append([type(error).__name__, str(error)])
+print(json.dumps(outcomes))
+"""
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="bounds memory with RLIMIT_AS and /proc")
+
+
+def load_with_bounded_memory(paths, cwd, timeout=60):
+    """[(exception name or "loaded", message)] of load(path) for each path, in a fresh
+    Python that fails to allocate 512 MiB beyond what importing fastmlp takes."""
+    done = subprocess.run([sys.executable, "-c", BOUNDED_LOAD, *map(str, paths)],
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd, env=ENV)
+    assert done.returncode == 0, done.stderr
+    return [tuple(outcome) for outcome in json.loads(done.stdout)]
+
+
+@linux_only
+def test_load_refuses_devices_pipes_and_directories_without_reading_them(tmp_path):
+    # load read /dev/zero until memory ran out (the zip check reads to the end of what it
+    # cannot seek in) and waited forever on a named pipe no one writes to.
+    pipe = tmp_path / "model.pipe"
+    os.mkfifo(pipe)
+    paths = ["/dev/zero", pipe, tmp_path]
+    for path, outcome in zip(paths, load_with_bounded_memory(paths, cwd=tmp_path)):
+        assert outcome == ("ValueError", f"cannot load {str(path)!r} as a fastmlp model: "
+                                         "not a regular file")

@@ -83,7 +83,8 @@ Example of a JSON document (abridged)::
 
 What :func:`load` checks
 ------------------------
-The archive and every member can be read; the JSON is as described above; the
+The path is a regular file (not a device, a pipe or a directory); the archive
+and every member can be read; the JSON is as described above; the
 format and version are supported; the estimator is one of the two classes; the
 parameters are accepted by the class and valid; every referenced member exists,
 no member is left unreferenced; every attribute name is a fitted attribute; and
@@ -103,6 +104,7 @@ import json
 import math
 import numbers
 import os
+import stat
 import warnings
 import zipfile
 
@@ -340,11 +342,16 @@ def load(path):
     FileNotFoundError
         If there is no file at `path`.
     ValueError
-        If the file is not a valid fastmlp model file (damaged, tampered with,
-        of a newer format version, ...); the message names the file and the
-        problem. No estimator is built unless everything is valid.
+        If `path` is not a regular file (a device, a pipe, a directory), or the
+        file is not a valid fastmlp model file (damaged, tampered with, of a
+        newer format version, ...); the message names the file and the problem.
+        No estimator is built unless everything is valid.
     """
     path = os.fspath(path)
+    # Checked before opening: a device may never end (/dev/zero) and opening a pipe
+    # waits for a writer; only a regular file has a size to bound what load reads.
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"cannot load {path!r} as a fastmlp model: not a regular file")
     with open(path, "rb") as file:
         try:
             estimator_class, params, attributes = _read_model(file)
