@@ -7,8 +7,11 @@ and tolerances, seeded generators, error bounds, odd memory layouts, random netw
 data, training configurations. Plain functions, imported as `from helpers import ...`
 (pytest puts tests/ on the path, see pyproject.toml); a conftest.py is for fixtures.
 """
+import io
 import json
+import struct
 import warnings
+import zipfile
 import zlib
 
 import numpy as np
@@ -146,6 +149,47 @@ def write_members(path, header, members):
     with open(path, "wb") as file:
         np.savez(file, **members)
 
+
+
+def npy_header(shape, dtype):
+    """The header of a .npy file holding an array of this shape and dtype (C order)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                 "fortran_order": False, "shape": tuple(shape)})
+    return buffer.getvalue()
+
+
+def npy_bytes(array):
+    """`array` as the bytes of a .npy file."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_zip(path, members):
+    """Write a zip archive of raw members, zip name -> entry, which zipfile cannot write.
+
+    An entry is bytes, stored as they are, or (data, method, crc, size): `data` already
+    compressed with `method`, the archive declaring that CRC-32 and uncompressed size
+    whatever the data hold. No zip64, no data descriptors, no comment.
+    """
+    body, directory = bytearray(), bytearray()
+    for name, entry in members.items():
+        if isinstance(entry, bytes):
+            entry = (entry, zipfile.ZIP_STORED, zlib.crc32(entry), len(entry))
+        data, method, crc, size = entry
+        encoded = name.encode("utf-8")
+        # version needed 2.0, no flags, the date 1980-01-01, no extra field
+        fields = struct.pack("<HHHHHLLLHH", 20, 0, method, 0, 0x21, crc, len(data), size,
+                             len(encoded), 0)
+        directory += (b"PK\x01\x02" + struct.pack("<H", 20) + fields
+                      + struct.pack("<HHHLL", 0, 0, 0, 0, len(body)) + encoded)
+        body += b"PK\x03\x04" + fields + encoded + data
+    end = struct.pack("<4sHHHHLLH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                      len(directory), len(body), 0)
+    with open(path, "wb") as file:
+        file.write(bytes(body + directory + end))
 
 # ---- kernels and engines --------------------------------------------------------------
 

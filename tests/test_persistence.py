@@ -3,9 +3,11 @@ load refuses."""
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -14,14 +16,18 @@ from helpers import (
     Frame,
     assert_same_attributes,
     assert_same_predictions,
+    npy_bytes,
+    npy_header,
     persisted_names,
     quiet_fit,
     read_members,
     write_members,
+    write_zip,
 )
 
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp._estimators import persistence
 from fastmlp._estimators.persistence import load, save
 from fastmlp.exceptions import NotFittedError
 
@@ -502,6 +508,30 @@ def load_with_bounded_memory(paths, cwd, timeout=60):
     return [tuple(outcome) for outcome in json.loads(done.stdout)]
 
 
+def deflated(prefix, fill, n_mib):
+    """A write_zip entry: `prefix` then n_mib MiB of the byte `fill`, deflated about
+    1000:1 in milliseconds (a full flush after each MiB restarts the compressor, so
+    every MiB compresses to the same bytes)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)   # raw deflate, as zip holds it
+    mib = fill * 2**20
+    head = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH)
+    body = compressor.compress(mib) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(prefix)
+    for _ in range(n_mib):
+        crc = zlib.crc32(mib, crc)
+    return (head + body * n_mib + compressor.flush(), zipfile.ZIP_DEFLATED, crc,
+            len(prefix) + n_mib * 2**20)
+
+
+def write_raw_model(path, header, members, raw):
+    """Write a model file (stored .npy members) with `raw` write_zip entries added or
+    replacing members, by zip name."""
+    text = json.dumps(header).encode("utf-8")
+    write_zip(path, {f"{HEADER}.npy": npy_bytes(np.frombuffer(text, dtype=np.uint8)),
+                     **{f"{name}.npy": npy_bytes(array) for name, array in members.items()},
+                     **raw})
+
+
 @linux_only
 def test_load_refuses_devices_pipes_and_directories_without_reading_them(tmp_path):
     # load read /dev/zero until memory ran out (the zip check reads to the end of what it
@@ -512,3 +542,94 @@ def test_load_refuses_devices_pipes_and_directories_without_reading_them(tmp_pat
     for path, outcome in zip(paths, load_with_bounded_memory(paths, cwd=tmp_path)):
         assert outcome == ("ValueError", f"cannot load {str(path)!r} as a fastmlp model: "
                                          "not a regular file")
+
+
+@linux_only
+def test_compression_bombs_and_oversized_members_are_refused_before_memory_is_taken(saved):
+    # load decompressed every member, referenced or not, into memory before it checked
+    # anything: a 1 MiB file whose member deflates to 1 GiB took 1 GiB; and a .npy header
+    # claiming a 1 GiB array made numpy allocate it before finding the data missing.
+    path, _, _ = saved
+    header, members = read_members(path)
+    gib_of_zeros = deflated(npy_header((2**30,), np.uint8), b"\0", 1024)
+    with_payload = {**header, "attributes": {**header["attributes"],
+                                             "payload_": {"kind": "array",
+                                                          "member": "payload"}}}
+    text = json.dumps(header).encode("utf-8")
+    files = {   # name: (header, raw zip entries, message)
+        "unreferenced_bomb": (header, {"payload.npy": gib_of_zeros}, "compression bomb"),
+        "referenced_bomb": (with_payload, {"payload.npy": gib_of_zeros}, "compression bomb"),
+        "json_bomb": (header, {f"{HEADER}.npy": deflated(
+            npy_header((len(text) + 2**30,), np.uint8) + text, b" ", 1024)},
+            "compression bomb"),
+        "npy_header_claims_1_gib": (with_payload, {"payload.npy": npy_header(
+            (2**27,), np.float64) + bytes(8)},
+            r"member 'payload': its \.npy header describes 1073741952 bytes; the archive "
+            r"declares 136"),
+    }
+    paths = []
+    for name, (file_header, raw, _) in files.items():
+        paths.append(path.with_name(f"{name}.npz"))
+        write_raw_model(paths[-1], file_header, members, raw)
+        assert paths[-1].stat().st_size < 2**21
+    outcomes = load_with_bounded_memory(paths, cwd=path.parent)
+    for (name, (_, _, message)), (kind, text) in zip(files.items(), outcomes):
+        assert kind == "ValueError", (name, text)
+        assert re.search(message, text), (name, text)
+
+
+def test_an_unreferenced_member_is_refused_before_it_is_read(saved):
+    # load read every member before it looked for unreferenced ones: an unreferenced
+    # member was decompressed, here failing on a damaged deflate stream.
+    path, _, _ = saved
+    header, members = read_members(path)
+    write_raw_model(path, header, members,
+                    {"payload.npy": (b"\xff" * 64, zipfile.ZIP_DEFLATED, 0, 64)})
+    with pytest.raises(ValueError, match=r"\['payload'\] are not referenced"):
+        load(path)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
+def test_members_compressed_with_other_than_deflate_are_refused(saved, method):
+    # zipfile decompresses a whole read of a bzip2 or LZMA member at once, whatever size
+    # the member declares: a few KiB of such data can expand to GiB before any check.
+    path, _, _ = saved
+    with np.load(path) as archive, zipfile.ZipFile(path.with_name("copy.npz"), "w",
+                                                   compression=method) as copy:
+        for info in archive.zip.infolist():
+            copy.writestr(info.filename, archive.zip.read(info))
+    with pytest.raises(ValueError, match=r"is compressed with (bzip2|lzma); only stored "
+                                         r"and deflated"):
+        load(path.with_name("copy.npz"))
+
+
+def test_a_file_numpy_savez_compressed_wrote_loads(saved):
+    path, model, X = saved
+    header, members = read_members(path)
+    raw = json.dumps(header).encode("utf-8")
+    with open(path, "wb") as file:
+        np.savez_compressed(file, **{HEADER: np.frombuffer(raw, dtype=np.uint8)}, **members)
+    assert_same_predictions(model, load(path), X)
+
+
+def test_a_json_member_beyond_the_size_limit_is_refused_before_it_is_read(saved):
+    # load read and parsed a JSON member of any size; JSON parses into many times its
+    # size in Python objects.
+    path, _, _ = saved
+    header, members = read_members(path)
+    text = json.dumps(header).encode("utf-8")
+    text += b" " * (persistence.MAX_JSON_BYTES + 1 - len(text))   # valid JSON, too long
+    write_members(path, text, members)
+    with pytest.raises(ValueError, match=f"{HEADER} holds {persistence.MAX_JSON_BYTES + 1} "
+                                         f"bytes; load reads at most "
+                                         f"{persistence.MAX_JSON_BYTES}"):
+        load(path)
+
+
+def test_save_refuses_a_json_beyond_the_size_load_reads_and_writes_nothing(
+        tmp_path, monkeypatch):
+    model, _ = fitted("multiclass", np.float64)
+    monkeypatch.setattr(persistence, "MAX_JSON_BYTES", 1000)
+    with pytest.raises(ValueError, match="bytes of JSON; load reads at most 1000"):
+        save(model, tmp_path / "model.npz")
+    assert not (tmp_path / "model.npz").exists()
