@@ -398,8 +398,8 @@ def _read_model(file):
     """(estimator class, params, attributes) from an open model file; ValueError if invalid.
 
     Memory stays bounded by the file's size: the zip directory is checked before
-    anything is decompressed, then the JSON, then every member is referenced by it,
-    and a member's data are read only once its .npy header agrees with its size.
+    anything is decompressed, then the JSON, then that the JSON references every
+    member; a member's data are read only once its .npy header agrees with its size.
     """
     if not zipfile.is_zipfile(file):
         raise ValueError("not an .npz (zip) archive; the file is truncated, damaged or "
