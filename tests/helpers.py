@@ -1,12 +1,17 @@
 """What the tests share.
 
 For the estimator tests: a small data set, estimators on one thread, quiet fits and a
-stand-in DataFrame. For the kernel and engine tests: dtypes and tolerances, seeded
-generators, error bounds, odd memory layouts, random networks and data, training
-configurations. Plain functions, imported as `from helpers import ...` (pytest puts
-tests/ on the path, see pyproject.toml); a conftest.py is for fixtures.
+stand-in DataFrame. For the persistence tests: what a model predicts and holds, and
+model files read and written member by member. For the kernel and engine tests: dtypes
+and tolerances, seeded generators, error bounds, odd memory layouts, random networks and
+data, training configurations. Plain functions, imported as `from helpers import ...`
+(pytest puts tests/ on the path, see pyproject.toml); a conftest.py is for fixtures.
 """
+import io
+import json
+import struct
 import warnings
+import zipfile
 import zlib
 
 import numpy as np
@@ -75,6 +80,116 @@ class Frame:
     def shape(self):
         return self._data.shape
 
+
+# ---- model files ---------------------------------------------------------------------
+
+HEADER = "__fastmlp__.json"   # the JSON member of a model file
+
+
+def outputs(model, X):
+    """Everything the model predicts for X."""
+    if isinstance(model, MLPClassifier):
+        return [model.predict(X), model.predict_proba(X)]
+    return [model.predict(X)]
+
+
+def assert_same_predictions(model, other, X):
+    for expected, got in zip(outputs(model, X), outputs(other, X)):
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == expected.dtype or expected.dtype == object
+
+
+def assert_same_value(expected, got, name):
+    if isinstance(expected, np.ndarray):
+        np.testing.assert_array_equal(got, expected, err_msg=name)
+        # An object array of str is stored as a unicode array.
+        assert got.dtype == expected.dtype or (expected.dtype == object
+                                               and got.dtype.kind == "U"), name
+    elif isinstance(expected, (list, tuple)):
+        assert type(got) is type(expected) and len(got) == len(expected), name
+        for i, (a, b) in enumerate(zip(expected, got)):
+            assert_same_value(a, b, f"{name}[{i}]")
+    elif isinstance(expected, dict):   # e.g. the optimizer's state arrays by name
+        assert type(got) is type(expected) and list(got) == list(expected), name
+        for key in expected:
+            assert_same_value(expected[key], got[key], f"{name}[{key!r}]")
+    elif hasattr(expected, "__dict__") and not callable(expected):   # e.g. a solver state
+        assert type(got) is type(expected), name
+        assert_same_attributes(expected, got, prefix=name)
+    else:
+        assert got == expected and type(got) is type(expected), name
+
+
+def assert_same_attributes(model, other, names=None, prefix=""):
+    """`other` holds the same attributes as `model` (only `names` of them if given)."""
+    expected = vars(model) if names is None else {name: vars(model)[name] for name in names}
+    assert vars(other).keys() == expected.keys()
+    for name, value in expected.items():
+        assert_same_value(value, vars(other)[name], f"{prefix}.{name}")
+
+
+def persisted_names(model):
+    """What save stores: the parameters and the public fitted attributes, plus the private
+    ones the class lists; and the (empty) single-row predict slot load gives every model."""
+    private = type(model)._persisted_private_attributes + ("_row_predictor",)
+    return [name for name in vars(model) if not name.startswith("_") or name in private]
+
+
+def read_members(path):
+    """(header dict, {name: array}) of a model file."""
+    with np.load(path, allow_pickle=False) as archive:
+        members = {name: archive[name] for name in archive.files}
+    return json.loads(members.pop(HEADER).tobytes().decode("utf-8")), members
+
+
+def write_members(path, header, members):
+    """Write a model file: `header` is a dict, or the raw bytes of the JSON member."""
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode("utf-8")
+    members = {HEADER: np.frombuffer(raw, dtype=np.uint8), **members}
+    with open(path, "wb") as file:
+        np.savez(file, **members)
+
+
+
+def npy_header(shape, dtype):
+    """The header of a .npy file holding an array of this shape and dtype (C order)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                 "fortran_order": False, "shape": tuple(shape)})
+    return buffer.getvalue()
+
+
+def npy_bytes(array):
+    """`array` as the bytes of a .npy file."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_zip(path, members):
+    """Write a zip archive of raw members, zip name -> entry, which zipfile cannot write.
+
+    An entry is bytes, stored as they are, or (data, method, crc, size): `data` already
+    compressed with `method`, the archive declaring that CRC-32 and uncompressed size
+    whatever the data hold. No zip64, no data descriptors, no comment.
+    """
+    body, directory = bytearray(), bytearray()
+    for name, entry in members.items():
+        if isinstance(entry, bytes):
+            entry = (entry, zipfile.ZIP_STORED, zlib.crc32(entry), len(entry))
+        data, method, crc, size = entry
+        encoded = name.encode("utf-8")
+        # version needed 2.0, no flags, the date 1980-01-01, no extra field
+        fields = struct.pack("<HHHHHLLLHH", 20, 0, method, 0, 0x21, crc, len(data), size,
+                             len(encoded), 0)
+        directory += (b"PK\x01\x02" + struct.pack("<H", 20) + fields
+                      + struct.pack("<HHHLL", 0, 0, 0, 0, len(body)) + encoded)
+        body += b"PK\x03\x04" + fields + encoded + data
+    end = struct.pack("<4sHHHHLLH", b"PK\x05\x06", 0, 0, len(members), len(members),
+                      len(directory), len(body), 0)
+    with open(path, "wb") as file:
+        file.write(bytes(body + directory + end))
 
 # ---- kernels and engines --------------------------------------------------------------
 

@@ -1,20 +1,37 @@
 """Persistence: pickle and joblib round trips, the fastmlp model file, and the bad files
 load refuses."""
 import json
+import os
 import pickle
+import re
+import subprocess
+import sys
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
 
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp._estimators import persistence
 from fastmlp._estimators.persistence import load, save
 from fastmlp.exceptions import NotFittedError
 
-from helpers import Frame, quiet_fit
+from helpers import (
+    HEADER,
+    Frame,
+    assert_same_attributes,
+    assert_same_predictions,
+    npy_bytes,
+    npy_header,
+    persisted_names,
+    quiet_fit,
+    read_members,
+    write_members,
+    write_zip,
+)
 
-HEADER = "__fastmlp__.json"
 CASES = ["multiclass", "binary", "string_labels", "multilabel", "regression_1d",
          "regression_2d"]
 DTYPES = [np.float32, np.float64]
@@ -51,70 +68,6 @@ def fitted_copy(case, dtype=np.float64):
     """A copy of fitted(case, dtype) that the test may change: (model, X)."""
     model, X = fitted(case, dtype)
     return pickle.loads(pickle.dumps(model)), X
-
-
-def outputs(model, X):
-    """Everything the model predicts for X."""
-    if isinstance(model, MLPClassifier):
-        return [model.predict(X), model.predict_proba(X)]
-    return [model.predict(X)]
-
-
-def assert_same_predictions(model, other, X):
-    for expected, got in zip(outputs(model, X), outputs(other, X)):
-        np.testing.assert_array_equal(got, expected)
-        assert got.dtype == expected.dtype or expected.dtype == object
-
-
-def assert_same_value(expected, got, name):
-    if isinstance(expected, np.ndarray):
-        np.testing.assert_array_equal(got, expected, err_msg=name)
-        # An object array of str is stored as a unicode array.
-        assert got.dtype == expected.dtype or (expected.dtype == object
-                                               and got.dtype.kind == "U"), name
-    elif isinstance(expected, (list, tuple)):
-        assert type(got) is type(expected) and len(got) == len(expected), name
-        for i, (a, b) in enumerate(zip(expected, got)):
-            assert_same_value(a, b, f"{name}[{i}]")
-    elif isinstance(expected, dict):   # e.g. the optimizer's state arrays by name
-        assert type(got) is type(expected) and list(got) == list(expected), name
-        for key in expected:
-            assert_same_value(expected[key], got[key], f"{name}[{key!r}]")
-    elif hasattr(expected, "__dict__") and not callable(expected):   # e.g. a solver state
-        assert type(got) is type(expected), name
-        assert_same_attributes(expected, got, prefix=name)
-    else:
-        assert got == expected and type(got) is type(expected), name
-
-
-def assert_same_attributes(model, other, names=None, prefix=""):
-    """`other` holds the same attributes as `model` (only `names` of them if given)."""
-    expected = vars(model) if names is None else {name: vars(model)[name] for name in names}
-    assert vars(other).keys() == expected.keys()
-    for name, value in expected.items():
-        assert_same_value(value, vars(other)[name], f"{prefix}.{name}")
-
-
-def persisted_names(model):
-    """What save stores: the parameters and the public fitted attributes, plus the private
-    ones the class lists; and the (empty) single-row predict slot load gives every model."""
-    private = type(model)._persisted_private_attributes + ("_row_predictor",)
-    return [name for name in vars(model) if not name.startswith("_") or name in private]
-
-
-def read_members(path):
-    """(header dict, {name: array}) of a model file."""
-    with np.load(path, allow_pickle=False) as archive:
-        members = {name: archive[name] for name in archive.files}
-    return json.loads(members.pop(HEADER).tobytes().decode("utf-8")), members
-
-
-def write_members(path, header, members):
-    """Write a model file: `header` is a dict, or the raw bytes of the JSON member."""
-    raw = header if isinstance(header, bytes) else json.dumps(header).encode("utf-8")
-    members = {HEADER: np.frombuffer(raw, dtype=np.uint8), **members}
-    with open(path, "wb") as file:
-        np.savez(file, **members)
 
 
 @pytest.fixture
@@ -519,4 +472,176 @@ def test_json_member_of_another_dtype_is_refused(saved):
     with open(path, "wb") as file:
         np.savez(file, **{HEADER: np.array([json.dumps(header)])}, **members)
     with pytest.raises(ValueError, match="must be a 1-D uint8 array"):
+        load(path)
+
+
+# --- files that would take unbounded memory or time -------------------------------------
+
+# the subprocess imports the same fastmlp as this test process
+ENV = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastmlp.__file__)))
+# Loads each path of sys.argv[1:] in a Python that cannot map 512 MiB more than importing
+# fastmlp took, so that allocating 1 GiB fails, and prints how each load ended.
+BOUNDED_LOAD = """
+import json, resource, sys
+import fastmlp
+mapped = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
+hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+resource.setrlimit(resource.RLIMIT_AS, (mapped + 2**29, hard))
+outcomes = []
+for path in sys.argv[1:]:
+    try:
+        fastmlp.load(path)
+        outcomes.append(["loaded", ""])
+    except Exception as error:
+        outcomes.append([type(error).__name__, str(error)])
+print(json.dumps(outcomes))
+"""
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="bounds memory with RLIMIT_AS and /proc")
+
+
+def load_with_bounded_memory(paths, cwd, timeout=60):
+    """[(exception name or "loaded", message)] of load(path) for each path, in a fresh
+    Python that fails to allocate 512 MiB beyond what importing fastmlp takes."""
+    done = subprocess.run([sys.executable, "-c", BOUNDED_LOAD, *map(str, paths)],
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd, env=ENV)
+    assert done.returncode == 0, done.stderr
+    return [tuple(outcome) for outcome in json.loads(done.stdout)]
+
+
+def deflated(prefix, fill, n_mib):
+    """A write_zip entry: `prefix` then n_mib MiB of the byte `fill`, deflated about
+    1000:1 in milliseconds (a full flush after each MiB restarts the compressor, so
+    every MiB compresses to the same bytes)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)   # raw deflate, as zip holds it
+    mib = fill * 2**20
+    head = compressor.compress(prefix) + compressor.flush(zlib.Z_FULL_FLUSH)
+    body = compressor.compress(mib) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(prefix)
+    for _ in range(n_mib):
+        crc = zlib.crc32(mib, crc)
+    return (head + body * n_mib + compressor.flush(), zipfile.ZIP_DEFLATED, crc,
+            len(prefix) + n_mib * 2**20)
+
+
+def write_raw_model(path, header, members, raw):
+    """Write a model file (stored .npy members) with `raw` write_zip entries added or
+    replacing members, by zip name."""
+    text = json.dumps(header).encode("utf-8")
+    write_zip(path, {f"{HEADER}.npy": npy_bytes(np.frombuffer(text, dtype=np.uint8)),
+                     **{f"{name}.npy": npy_bytes(array) for name, array in members.items()},
+                     **raw})
+
+
+@linux_only
+def test_load_refuses_devices_pipes_and_directories_without_reading_them(tmp_path):
+    # load read /dev/zero until memory ran out (the zip check reads to the end of what it
+    # cannot seek in) and waited forever on a named pipe no one writes to.
+    pipe = tmp_path / "model.pipe"
+    os.mkfifo(pipe)
+    paths = ["/dev/zero", pipe, tmp_path]
+    for path, outcome in zip(paths, load_with_bounded_memory(paths, cwd=tmp_path)):
+        assert outcome == ("ValueError", f"cannot load {str(path)!r} as a fastmlp model: "
+                                         "not a regular file")
+
+
+@linux_only
+def test_compression_bombs_and_oversized_members_are_refused_before_memory_is_taken(saved):
+    # load decompressed every member, referenced or not, into memory before it checked
+    # anything: a 1 MiB file whose member deflates to 1 GiB took 1 GiB; and a .npy header
+    # claiming a 1 GiB array made numpy allocate it before finding the data missing.
+    path, _, _ = saved
+    header, members = read_members(path)
+    gib_of_zeros = deflated(npy_header((2**30,), np.uint8), b"\0", 1024)
+    with_payload = {**header, "attributes": {**header["attributes"],
+                                             "payload_": {"kind": "array",
+                                                          "member": "payload"}}}
+    text = json.dumps(header).encode("utf-8")
+    files = {   # name: (header, raw zip entries, message)
+        "unreferenced_bomb": (header, {"payload.npy": gib_of_zeros}, "compression bomb"),
+        "referenced_bomb": (with_payload, {"payload.npy": gib_of_zeros}, "compression bomb"),
+        "json_bomb": (header, {f"{HEADER}.npy": deflated(
+            npy_header((len(text) + 2**30,), np.uint8) + text, b" ", 1024)},
+            "compression bomb"),
+        "npy_header_claims_1_gib": (with_payload, {"payload.npy": npy_header(
+            (2**27,), np.float64) + bytes(8)},
+            r"member 'payload': its \.npy header describes 1073741952 bytes; the archive "
+            r"declares 136"),
+    }
+    paths = []
+    for name, (file_header, raw, _) in files.items():
+        paths.append(path.with_name(f"{name}.npz"))
+        write_raw_model(paths[-1], file_header, members, raw)
+        assert paths[-1].stat().st_size < 2**21
+    outcomes = load_with_bounded_memory(paths, cwd=path.parent)
+    for (name, (_, _, message)), (kind, text) in zip(files.items(), outcomes):
+        assert kind == "ValueError", (name, text)
+        assert re.search(message, text), (name, text)
+
+
+def test_an_unreferenced_member_is_refused_before_it_is_read(saved):
+    # load read every member before it looked for unreferenced ones: an unreferenced
+    # member was decompressed, here failing on a damaged deflate stream.
+    path, _, _ = saved
+    header, members = read_members(path)
+    write_raw_model(path, header, members,
+                    {"payload.npy": (b"\xff" * 64, zipfile.ZIP_DEFLATED, 0, 64)})
+    with pytest.raises(ValueError, match=r"\['payload'\] are not referenced"):
+        load(path)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA], ids=["bzip2", "lzma"])
+def test_members_compressed_with_other_than_deflate_are_refused(saved, method):
+    # zipfile decompresses a whole read of a bzip2 or LZMA member at once, whatever size
+    # the member declares: a few KiB of such data can expand to GiB before any check.
+    path, _, _ = saved
+    with np.load(path) as archive, zipfile.ZipFile(path.with_name("copy.npz"), "w",
+                                                   compression=method) as copy:
+        for info in archive.zip.infolist():
+            copy.writestr(info.filename, archive.zip.read(info))
+    with pytest.raises(ValueError, match=r"is compressed with (bzip2|lzma); only stored "
+                                         r"and deflated"):
+        load(path.with_name("copy.npz"))
+
+
+def test_a_file_numpy_savez_compressed_wrote_loads(saved):
+    path, model, X = saved
+    header, members = read_members(path)
+    raw = json.dumps(header).encode("utf-8")
+    with open(path, "wb") as file:
+        np.savez_compressed(file, **{HEADER: np.frombuffer(raw, dtype=np.uint8)}, **members)
+    assert_same_predictions(model, load(path), X)
+
+
+def test_a_json_member_beyond_the_size_limit_is_refused_before_it_is_read(saved):
+    # load read and parsed a JSON member of any size; JSON parses into many times its
+    # size in Python objects.
+    path, _, _ = saved
+    header, members = read_members(path)
+    text = json.dumps(header).encode("utf-8")
+    text += b" " * (persistence.MAX_JSON_BYTES + 1 - len(text))   # valid JSON, too long
+    write_members(path, text, members)
+    with pytest.raises(ValueError, match=f"{HEADER} holds {persistence.MAX_JSON_BYTES + 1} "
+                                         f"bytes; load reads at most "
+                                         f"{persistence.MAX_JSON_BYTES}"):
+        load(path)
+
+
+def test_save_refuses_a_json_beyond_the_size_load_reads_and_writes_nothing(
+        tmp_path, monkeypatch):
+    model, _ = fitted("multiclass", np.float64)
+    monkeypatch.setattr(persistence, "MAX_JSON_BYTES", 1000)
+    with pytest.raises(ValueError, match="bytes of JSON; load reads at most 1000"):
+        save(model, tmp_path / "model.npz")
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_a_file_asking_for_absurdly_many_threads_is_refused(saved):
+    # check_hyperparameters accepted any positive n_threads, so a file could ask predict
+    # for 2**62 threads (and partial_fit crashed on it)
+    path, _, _ = saved
+    header, members = read_members(path)
+    header["params"]["n_threads"] = 2**62
+    write_members(path, header, members)
+    with pytest.raises(ValueError, match="n_threads"):
         load(path)

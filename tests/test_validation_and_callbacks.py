@@ -173,3 +173,23 @@ def test_progress_bar_writes_to_its_stream_with_validation_figures(capsys):
     assert "[#####.....] 1/2" in lines[0] and "validation score" in lines[0]
     assert "validation loss" in lines[0]
     assert capsys.readouterr().out == ""
+
+
+def test_the_first_epoch_scores_string_labels_as_labels():
+    # the first epoch's validation score was taken before fit published classes_, so
+    # it compared class indices with the labels: 0.0 whatever the model did
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    model = quiet_fit(classifier((8,), max_iter=2, learning_rate_init=0.05), X[:150], y[:150],
+                      X_val=X[150:], y_val=y[150:])
+    assert model.validation_scores_[0] >= 0.8
+
+
+def test_early_stopping_scores_multilabel_targets():
+    # the same mix-up compared rows of labels with class indices and failed in fit
+    rng = np.random.default_rng(1)
+    X, Y = rng.normal(size=(60, 4)), rng.integers(0, 2, (60, 3))
+    model = quiet_fit(classifier((5,), early_stopping=True, max_iter=3), X, Y)
+    assert len(model.validation_scores_) == 3
+    assert all(0 <= score <= 1 for score in model.validation_scores_)

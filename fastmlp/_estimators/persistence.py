@@ -8,12 +8,15 @@ File format (``format_version`` 1)
 ----------------------------------
 One ``.npz`` archive as written by :func:`numpy.savez` (an uncompressed zip
 archive whose members are ``.npy`` files). It must be readable with
-``numpy.load(path, allow_pickle=False)``: no member is an object array. Members,
-by their ``numpy.load`` key (the zip member name without its ``.npy`` suffix):
+``numpy.load(path, allow_pickle=False)``: no member is an object array. Members
+may also be deflated, as :func:`numpy.savez_compressed` writes them; no other
+compression is read. Members, by their ``numpy.load`` key (the zip member name
+without its ``.npy`` suffix):
 
 ``__fastmlp__.json``
     A 1-D ``uint8`` array: UTF-8 encoded, standard JSON (no ``NaN`` or
-    ``Infinity`` tokens, no repeated keys), described below.
+    ``Infinity`` tokens, no repeated keys), described below; at most 8 MiB
+    (``MAX_JSON_BYTES``).
 ``<name>``
     One member per array of the fitted state, each referenced by name from the
     JSON, each referenced exactly once. fastmlp names them after the attribute:
@@ -83,26 +86,34 @@ Example of a JSON document (abridged)::
 
 What :func:`load` checks
 ------------------------
-The archive and every member can be read; the JSON is as described above; the
-format and version are supported; the estimator is one of the two classes; the
-parameters are accepted by the class and valid; every referenced member exists,
-no member is left unreferenced; every attribute name is a fitted attribute; and
-the fitted state is coherent: ``coefs_`` and ``intercepts_`` are non-empty lists
-of finite float32 or float64 arrays of one dtype, ``coefs_[i]`` 2-D with
-``coefs_[i].shape[1] == coefs_[i + 1].shape[0]``, ``intercepts_[i].shape ==
-(coefs_[i].shape[1],)``, ``n_features_in_``, ``n_outputs_`` and ``n_layers_``
-agree with the weights, ``feature_names_in_`` (if any) names every feature,
-``out_activation_`` is a known output activation, and a classifier's
-``classes_`` agree with ``n_outputs_`` and ``out_activation_`` (1 logistic
-output for up to 2 classes, one softmax output per class beyond, one logistic
-output per label when multilabel). The fitted attributes are checked against
-each other, not against the parameters: ``set_params`` after ``fit`` is kept.
+Memory first: the path is a regular file (not a device, a pipe or a directory);
+before anything is decompressed, the zip directory shows only stored or deflated
+members whose declared sizes add up to at most 100 times the file's size; the
+JSON is read only when its member holds at most 8 MiB; a member's data are read
+only when its ``.npy`` header (at most 10000 bytes, numpy's bound) agrees with
+the size the zip directory declares; and no member is read until the JSON
+references every one. Then the archive and every member can be read; the JSON is
+as described above; the format and version are supported; the estimator is one
+of the two classes; the parameters are accepted by the class and valid; every
+referenced member exists, no member is left unreferenced; every attribute name
+is a fitted attribute; and the fitted state is coherent: ``coefs_`` and
+``intercepts_`` are non-empty lists of finite float32 or float64 arrays of one
+dtype, ``coefs_[i]`` 2-D with ``coefs_[i].shape[1] == coefs_[i + 1].shape[0]``,
+``intercepts_[i].shape == (coefs_[i].shape[1],)``, ``n_features_in_``,
+``n_outputs_`` and ``n_layers_`` agree with the weights, ``feature_names_in_``
+(if any) names every feature, ``out_activation_`` is a known output activation,
+and a classifier's ``classes_`` agree with ``n_outputs_`` and
+``out_activation_`` (1 logistic output for up to 2 classes, one softmax output
+per class beyond, one logistic output per label when multilabel). The fitted
+attributes are checked against each other, not against the parameters:
+``set_params`` after ``fit`` is kept.
 """
 import inspect
 import json
 import math
 import numbers
 import os
+import stat
 import warnings
 import zipfile
 
@@ -137,10 +148,26 @@ ENTRY_KEYS = {"none": (), "bool": ("value",), "int": ("value",), "float": ("valu
               "str": ("value",), "float_list": ("values",), "array": ("member",),
               "array_list": ("members",), "dict": ("items",)}
 NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+# A model's JSON is small: its longest parts, the loss curve and validation scores,
+# take about 24 bytes an epoch each, so 8 MiB hold over 150 000 epochs. Hostile JSON
+# ("[[], [], ...]") parses into some 22 times its size in Python objects: load reads no
+# more than this, and save writes no more.
+MAX_JSON_BYTES = 8 * 2**20
+# numpy's own bound on a .npy header (the default max_header_size of numpy.load).
+MAX_NPY_HEADER_BYTES = 10000
+# Members are read into memory, so the sizes they declare may add up to at most this
+# many times the file's size. Stored members (numpy.savez) add up to less than the file;
+# deflated float weights (numpy.savez_compressed) shrink little; a deflated compression
+# bomb expands about 1000 times.
+MAX_EXPANSION = 100
+# zipfile bounds what one read of deflated data expands to, but decompresses a whole
+# read of bzip2 or LZMA data at once, whatever size the member declares.
+COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
+                      (2, 0): np.lib.format.read_array_header_2_0}
 # Reading damaged or hostile bytes, zipfile and numpy raise many kinds of errors
-# (BadZipFile, zlib.error, EOFError, RuntimeError for an encrypted member,
-# NotImplementedError for an unknown compression, MemoryError for a header that
-# claims a huge array, ...): each one means the file is not a valid model.
+# (BadZipFile, zlib.error, EOFError, RuntimeError for an encrypted member, ...): each
+# one means the file is not a valid model.
 READ_ERRORS = (Exception,)
 
 
@@ -169,7 +196,8 @@ def save(estimator, path):
     TypeError
         If the estimator is not an MLPClassifier or an MLPRegressor.
     ValueError
-        If a fitted attribute cannot be stored without pickle; nothing is written.
+        If a fitted attribute cannot be stored without pickle, or the JSON would
+        be longer than load reads (``MAX_JSON_BYTES``); nothing is written.
 
     Warns
     -----
@@ -191,8 +219,11 @@ def save(estimator, path):
         "attributes": {attribute: _encode_attribute(attribute, value, arrays)
                        for attribute, value in _persisted_attributes(estimator).items()},
     }
-    text = json.dumps(header, allow_nan=False, ensure_ascii=False, indent=1)
-    members = {HEADER_MEMBER: np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **arrays}
+    text = json.dumps(header, allow_nan=False, ensure_ascii=False, indent=1).encode("utf-8")
+    if len(text) > MAX_JSON_BYTES:
+        raise ValueError(f"cannot save: the model takes {len(text)} bytes of JSON; load "
+                         f"reads at most {MAX_JSON_BYTES}")
+    members = {HEADER_MEMBER: np.frombuffer(text, dtype=np.uint8), **arrays}
     with open(path, "wb") as file:   # a file object: numpy appends no ".npz"
         np.savez(file, **members)
 
@@ -340,11 +371,16 @@ def load(path):
     FileNotFoundError
         If there is no file at `path`.
     ValueError
-        If the file is not a valid fastmlp model file (damaged, tampered with,
-        of a newer format version, ...); the message names the file and the
-        problem. No estimator is built unless everything is valid.
+        If `path` is not a regular file (a device, a pipe, a directory), or the
+        file is not a valid fastmlp model file (damaged, tampered with, of a
+        newer format version, ...); the message names the file and the problem.
+        No estimator is built unless everything is valid.
     """
     path = os.fspath(path)
+    # Checked before opening: a device may never end (/dev/zero) and opening a pipe
+    # waits for a writer; only a regular file has a size to bound what load reads.
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"cannot load {path!r} as a fastmlp model: not a regular file")
     with open(path, "rb") as file:
         try:
             estimator_class, params, attributes = _read_model(file)
@@ -359,7 +395,12 @@ def load(path):
 
 
 def _read_model(file):
-    """(estimator class, params, attributes) from an open model file; ValueError if invalid."""
+    """(estimator class, params, attributes) from an open model file; ValueError if invalid.
+
+    Memory stays bounded by the file's size: the zip directory is checked before
+    anything is decompressed, then the JSON, then that the JSON references every
+    member; a member's data are read only once its .npy header agrees with its size.
+    """
     if not zipfile.is_zipfile(file):
         raise ValueError("not an .npz (zip) archive; the file is truncated, damaged or "
                          "of another kind")
@@ -371,14 +412,33 @@ def _read_model(file):
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError("not an .npz archive")
     with archive:
+        _check_directory(archive.zip, os.fstat(file.fileno()).st_size)
         header = _read_header(archive)
         estimator_class = _check_header(header)
         params = _check_params(estimator_class, header["params"])
-        members = {name: _read_array(archive, name)
-                   for name in archive.files if name != HEADER_MEMBER}
-    attributes = _decode_attributes(estimator_class, header["attributes"], members)
+        names = dict.fromkeys(name for name in archive.files if name != HEADER_MEMBER)
+        attributes = _decode_attributes(estimator_class, header["attributes"], names)
+        arrays = {name: _read_array(archive, name) for name in names}
+    attributes = {name: _with_arrays(value, arrays) for name, value in attributes.items()}
     _check_fitted_state(estimator_class.__name__, attributes)
     return estimator_class, params, attributes
+
+
+def _check_directory(archive, file_size):
+    """Refuse, from the zip directory alone, members that would take memory out of
+    proportion to the file (`file_size` bytes)."""
+    infos = archive.infolist()
+    for info in infos:
+        if info.compress_type not in COMPRESSIONS:
+            method = zipfile.compressor_names.get(info.compress_type,
+                                                  f"method {info.compress_type}")
+            raise ValueError(f"member {info.filename!r} is compressed with {method}; only "
+                             "stored and deflated members are read (as numpy.savez and "
+                             "numpy.savez_compressed write them)")
+    declared = sum(info.file_size for info in infos)
+    if declared > MAX_EXPANSION * file_size:
+        raise ValueError(f"the members declare {declared} bytes, over {MAX_EXPANSION} times "
+                         f"the file's {file_size}: a compression bomb or a damaged archive")
 
 
 def _read_member(archive, name):
@@ -388,7 +448,29 @@ def _read_member(archive, name):
         raise ValueError(f"member {name!r} cannot be read ({error})") from error
 
 
-def _read_array(archive, name):
+def _read_array(archive, name, max_bytes=None):
+    """The array in member `name`; its data are read only once its .npy header agrees
+    with the size the zip directory declares and holds at most `max_bytes` of data."""
+    info = _member_info(archive, name)
+    try:
+        with archive.zip.open(info) as stream:
+            header = _read_npy_header(stream)
+    except READ_ERRORS as error:
+        raise ValueError(f"member {name!r} cannot be read ({error})") from error
+    if header is None:
+        raise ValueError(f"member {name!r} is not a .npy array")
+    header_size, shape, dtype = header
+    if any(n < 0 for n in shape):
+        raise ValueError(f"member {name!r}: its .npy header gives the shape {shape}")
+    data_size = math.prod(shape) * dtype.itemsize
+    # An object array's data are a pickle, of no size the header gives: numpy refuses
+    # to read it.
+    if not dtype.hasobject and header_size + data_size != info.file_size:
+        raise ValueError(f"member {name!r}: its .npy header describes "
+                         f"{header_size + data_size} bytes; the archive declares "
+                         f"{info.file_size}")
+    if max_bytes is not None and data_size > max_bytes:
+        raise ValueError(f"{name} holds {data_size} bytes; load reads at most {max_bytes}")
     array = _read_member(archive, name)
     if not isinstance(array, np.ndarray):
         raise ValueError(f"member {name!r} is not a .npy array")
@@ -398,11 +480,32 @@ def _read_array(archive, name):
     return array
 
 
+def _member_info(archive, name):
+    """The zip entry numpy reads for `name`: the entry of that name, else `name`.npy."""
+    try:
+        return archive.zip.getinfo(name)
+    except KeyError:
+        return archive.zip.getinfo(f"{name}.npy")
+
+
+def _read_npy_header(stream):
+    """(size, shape, dtype) of the .npy header `stream` starts with; None if no .npy."""
+    magic = stream.read(np.lib.format.MAGIC_LEN)   # the prefix, then the version's 2 bytes
+    if magic[:-2] != np.lib.format.MAGIC_PREFIX:
+        return None
+    version = tuple(magic[-2:])
+    if version not in NPY_HEADER_READERS:
+        raise ValueError(f".npy format version {version} is not read")
+    shape, _, dtype = NPY_HEADER_READERS[version](stream,
+                                                  max_header_size=MAX_NPY_HEADER_BYTES)
+    return stream.tell(), shape, dtype
+
+
 def _read_header(archive):
     if HEADER_MEMBER not in archive.files:
         raise ValueError(f"no {HEADER_MEMBER} member; not a fastmlp model file")
-    raw = _read_member(archive, HEADER_MEMBER)
-    if not (isinstance(raw, np.ndarray) and raw.dtype == np.uint8 and raw.ndim == 1):
+    raw = _read_array(archive, HEADER_MEMBER, max_bytes=MAX_JSON_BYTES)
+    if not (raw.dtype == np.uint8 and raw.ndim == 1):
         raise ValueError(f"{HEADER_MEMBER} must be a 1-D uint8 array")
     try:
         return json.loads(raw.tobytes().decode("utf-8"), parse_constant=_refuse_constant,
@@ -471,8 +574,27 @@ def _check_params(estimator_class, params):
     return params
 
 
+class _Member:
+    """A decoded attribute's array, by member name, until the member is read."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+def _with_arrays(value, arrays):
+    """A decoded attribute value with each _Member replaced by its array."""
+    if isinstance(value, _Member):
+        return arrays[value.name]
+    if isinstance(value, list):
+        return [_with_arrays(item, arrays) for item in value]
+    if isinstance(value, dict):
+        return {key: _with_arrays(item, arrays) for key, item in value.items()}
+    return value
+
+
 def _decode_attributes(estimator_class, entries, members):
-    """Attribute name -> value; every member must be referenced exactly once."""
+    """Attribute name -> value, arrays as _Member; each of the `members` (names) must be
+    referenced exactly once."""
     private = getattr(estimator_class, "_persisted_private_attributes",
                       DEFAULT_PRIVATE_ATTRIBUTES)
     used = set()
@@ -539,7 +661,7 @@ def _take_member(name, member, members, used):
     if member in used:
         raise ValueError(f"attribute {name}: array member {member!r} is referenced twice")
     used.add(member)
-    return members[member]
+    return _Member(member)
 
 
 def _check_fitted_state(estimator_name, attributes):
