@@ -58,6 +58,14 @@ def blobs(n=200, n_features=5, n_classes=3, seed=0, scale=2.0, dtype=np.float64)
     return X.astype(dtype, copy=False), y
 
 
+def small_fit_and_predict(seed):
+    """A small fit's first weight matrix and its probabilities on its training data.
+    Defined here, in an importable module, for the process workers that call it."""
+    X, y = blobs(n=200, n_features=8, n_classes=3, seed=seed)
+    model = quiet_fit(MLPClassifier((6,), max_iter=3, random_state=seed), X, y)
+    return model.coefs_[0], model.predict_proba(X)
+
+
 def fitted_arrays(model):
     """The learned weights, then the learned biases, layer by layer."""
     return model.coefs_ + model.intercepts_

@@ -8,7 +8,7 @@ import pytest
 
 from fastmlp import MLPClassifier
 
-from helpers import blobs, fitted_arrays, quiet_fit
+from helpers import blobs, fitted_arrays, quiet_fit, small_fit_and_predict
 
 
 def test_predict_while_another_thread_refits_on_other_features_never_mixes_two_fits():
@@ -73,19 +73,13 @@ def test_two_fits_in_two_threads_equal_the_same_fits_one_after_the_other():
             np.testing.assert_array_equal(x, z)
 
 
-def _fit_and_predict(seed):
-    X, y = blobs(n=200, n_features=8, n_classes=3, seed=seed)
-    model = quiet_fit(MLPClassifier((6,), max_iter=3, random_state=seed), X, y)
-    return model.coefs_[0], model.predict_proba(X)
-
-
 @pytest.mark.parametrize("backend", ["loky", "threading", "multiprocessing"])
 def test_joblib_workers_give_the_sequential_results(backend):
     # loky starts fresh processes; multiprocessing forks this one (after the fits
     # above ran a thread team here); threading shares this process
-    expected = [_fit_and_predict(seed) for seed in range(4)]
+    expected = [small_fit_and_predict(seed) for seed in range(4)]
     got = joblib.Parallel(n_jobs=2, backend=backend, timeout=120)(
-        joblib.delayed(_fit_and_predict)(seed) for seed in range(4))
+        joblib.delayed(small_fit_and_predict)(seed) for seed in range(4))
     for (w, p), (w2, p2) in zip(expected, got):
         np.testing.assert_array_equal(w, w2)
         np.testing.assert_array_equal(p, p2)

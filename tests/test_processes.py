@@ -4,6 +4,7 @@ a deadline, so that a hang or a crash fails the test instead of the test run."""
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -17,10 +18,15 @@ DEADLINE = 120   # seconds; each scenario takes a few
 
 
 def run_python(code):
-    """Run `code` in a fresh Python; its CompletedProcess (a hang fails the test)."""
+    """Run `code` in a fresh Python; its CompletedProcess (a hang fails the test). The
+    child starts in a scratch folder: `python -c` puts its folder first on sys.path,
+    where the repository's fastmlp (its source, without the built extensions) would
+    hide the installed one."""
     try:
-        return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=ENV,
-                              capture_output=True, text=True, timeout=DEADLINE)
+        with tempfile.TemporaryDirectory() as folder:
+            return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=ENV,
+                                  cwd=folder, capture_output=True, text=True,
+                                  timeout=DEADLINE)
     except subprocess.TimeoutExpired as expired:
         pytest.fail(f"the child hung; it printed:\n{expired.stdout}\n{expired.stderr}")
 
