@@ -50,6 +50,10 @@ def _check_sparse_structure(X):
             # without touching the caller's object
             twin = type(X)((X.data, X.indices, X.indptr), shape=X.shape, copy=False)
             twin.check_format(full_check=True)
+            # scipy checks the order of indptr only when its last entry is positive:
+            # indptr [0, -1] passed, and the kernel ran a row over a negative length
+            if X.indptr.size > 1 and np.any(X.indptr[1:] < X.indptr[:-1]):
+                raise ValueError("indptr is not non-decreasing")
         elif X.format == "coo":
             for axis, index in enumerate((X.row, X.col)):
                 if index.shape != X.data.shape:
