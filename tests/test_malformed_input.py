@@ -30,6 +30,9 @@ MALFORMED = {
     "negative index": csr([0, -1, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6]),
     "index == n_features": csr([0, N_FEATURES, 1, 2, 3, 4], [0, 1, 2, 3, 4, 5, 6]),
     "indptr backwards": csr([0, 1, 2, 3, 4, 0], [0, 2, 1, 3, 4, 5, 6]),
+    # scipy's own check skips the order of indptr when it ends below 1 (the fuzz
+    # tests found this one crashing fit)
+    "indptr ending at -1": csr([], [0, 0, 0, 0, 0, 0, -1]),
 }
 
 
