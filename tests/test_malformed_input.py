@@ -118,3 +118,14 @@ def test_float64_values_beyond_float32_are_refused_by_a_float32_model():
     huge[0, 0] = 1e300    # finite in float64, inf once cast to the model's float32
     with pytest.raises(ValueError, match="too large for float32"):
         model.predict(huge)
+
+
+@pytest.mark.parametrize("n_rows", [1, 100])   # the small-batch plan and the general path
+def test_finite_inputs_that_overflow_inside_the_network_are_refused_not_predicted(n_rows):
+    # predict_proba returned NaN, and predict turned it into the first class
+    X, _ = valid_data()
+    model = quiet_fit(classifier((4, 4), max_iter=2), X, np.arange(N_SAMPLES) % 3)
+    huge = np.full((n_rows, N_FEATURES), np.finfo(np.float64).max)
+    for method in (model.predict, model.predict_proba):
+        with pytest.raises(ValueError, match="too large for float64 inside the network"):
+            method(huge)

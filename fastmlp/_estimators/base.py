@@ -93,6 +93,11 @@ def _checked_network(state, estimator_name):
     return coefs, intercepts
 
 
+def _largest_magnitude(X):
+    values = X.data if scipy.sparse.issparse(X) else X
+    return float(np.max(np.abs(values), initial=0.0))
+
+
 class BaseMultilayerPerceptron(EstimatorBase):
     """Shared fit loops and forward pass; see MLPClassifier for the parameters.
 
@@ -533,6 +538,13 @@ class BaseMultilayerPerceptron(EstimatorBase):
         with threads.bounded_blas(state["n_threads"]):
             out = engine.predict(coefs, intercepts, X, state["activation"],
                                  state["out_activation_"])
+        if not all_finite(out):
+            # finite X and weights, but a product overflowed: NaN probabilities would
+            # turn silently into the first class
+            raise ValueError(f"The network's output is NaN or infinite for this X: its "
+                             f"values are too large for {dtype} inside the network "
+                             f"(largest |X| {_largest_magnitude(X):.3g}); scale X as the "
+                             "training data was scaled")
         return out, state
 
     def _row_plan(self):

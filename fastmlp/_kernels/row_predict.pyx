@@ -231,7 +231,8 @@ cdef class RowPredictor:
 
 
 cdef bint _run_plan(RowPlan plan, const floating[:, ::1] X, floating[:, ::1] out) except -1:
-    """Runs `plan` on each row of X into out; False (nothing computed) if X is not finite."""
+    """Runs `plan` on each row of X into out; False if X or the output is not finite (the
+    general path then explains: a finite X may overflow inside the network)."""
     cdef Py_ssize_t i, r
     cdef bint finite
     cdef Py_ssize_t n_rows = X.shape[0], n_features = X.shape[1]
@@ -251,6 +252,7 @@ cdef bint _run_plan(RowPlan plan, const floating[:, ::1] X, floating[:, ::1] out
                     acts[plan.n_layers - 1] = &out[r, 0]   # the last layer writes in place
                     _row_forward(&X[r, 0], plan.n_layers, plan.sizes, plan.weights,
                                  plan.biases, acts, plan.hidden_code, plan.out_code, nonzero)
+                finite = _finite(&out[0, 0], n_rows * out.shape[1])
         return finite
     finally:
         free(acts)
