@@ -248,6 +248,8 @@ def test_bad_training_data_gets_a_clear_error(X, y, error, match):
     ({"batch_size": 0}, ValueError, "batch_size"),
     ({"batch_size": "big"}, TypeError, "batch_size"),
     ({"learning_rate_init": 0.0}, ValueError, "learning_rate_init"),
+    ({"learning_rate_init": float("inf")}, ValueError, "learning_rate_init must be finite"),
+    ({"alpha": float("inf")}, ValueError, "alpha must be finite"),
     ({"max_iter": 0}, ValueError, "max_iter"),
     ({"momentum": 1.5}, ValueError, "momentum"),
     ({"beta_1": 1.0}, ValueError, "beta_1"),

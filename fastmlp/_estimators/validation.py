@@ -162,6 +162,8 @@ def _check_number(params, name, kind, low=None, high=None, low_open=False, high_
                         f"got {value!r}")
     if value != value:
         raise ValueError(f"{name} must not be NaN")
+    if value in (np.inf, -np.inf):   # a model file could not store it either
+        raise ValueError(f"{name} must be finite; got {value!r}")
     if low is not None and (value < low or (low_open and value == low)):
         raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
     if high is not None and (value > high or (high_open and value == high)):
