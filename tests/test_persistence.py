@@ -208,6 +208,18 @@ def test_a_parameter_json_cannot_hold_is_saved_as_null_with_a_warning(name, valu
     assert_same_predictions(model, loaded, X)
 
 
+@pytest.mark.parametrize("params", [dict(learning_rate_init=float("inf")),
+                                    dict(n_threads=0), dict(solver="newton")])
+def test_save_refuses_params_set_after_fit_that_load_would_refuse(params, tmp_path):
+    # set_params checks nothing: an infinite learning rate was saved as null, and the
+    # file could not be loaded back
+    model, _ = fitted_copy("multiclass")
+    model.set_params(**params)
+    with pytest.raises(ValueError, match="cannot save a model with invalid params"):
+        save(model, tmp_path / "model.npz")
+    assert not (tmp_path / "model.npz").exists()
+
+
 @pytest.mark.parametrize("estimator, params, target", [
     (MLPClassifier, dict(early_stopping=True, validation_fraction=0.25), "multiclass"),
     (MLPClassifier, dict(solver="lbfgs"), "binary"),

@@ -196,8 +196,9 @@ def save(estimator, path):
     TypeError
         If the estimator is not an MLPClassifier or an MLPRegressor.
     ValueError
-        If a fitted attribute cannot be stored without pickle, or the JSON would
-        be longer than load reads (``MAX_JSON_BYTES``); nothing is written.
+        If a parameter is invalid (load would refuse it), a fitted attribute
+        cannot be stored without pickle, or the JSON would be longer than load
+        reads (``MAX_JSON_BYTES``); nothing is written.
 
     Warns
     -----
@@ -209,6 +210,10 @@ def save(estimator, path):
     if _estimator_classes().get(name) is not type(estimator):
         raise TypeError(f"only MLPClassifier and MLPRegressor can be saved; got {name}")
     check_is_fitted(estimator)
+    try:   # set_params after fit checks nothing; load would refuse the file
+        check_hyperparameters(estimator.get_params(), ENGINES)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"cannot save a model with invalid params: {error}") from None
     arrays = {}
     header = {
         "format": FORMAT,
