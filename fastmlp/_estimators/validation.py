@@ -91,8 +91,9 @@ def all_finite(array):
     on float32 data); for float64 data an overflowing sum falls back to a check
     by blocks of rows.
     """
-    if np.isfinite(array.sum(dtype=np.float64)):
-        return True
+    with np.errstate(over="ignore", invalid="ignore"):   # an overflow is an answer here
+        if np.isfinite(array.sum(dtype=np.float64)):
+            return True
     rows = max(1, 2**16 // max(array.shape[1] if array.ndim == 2 else 1, 1))
     return all(np.isfinite(array[start:start + rows]).all()
                for start in range(0, array.shape[0], rows))
