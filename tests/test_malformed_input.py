@@ -129,3 +129,24 @@ def test_finite_inputs_that_overflow_inside_the_network_are_refused_not_predicte
     for method in (model.predict, model.predict_proba):
         with pytest.raises(ValueError, match="too large for float64 inside the network"):
             method(huge)
+
+
+@pytest.mark.parametrize("n_rows", [1, 100])   # the small-batch plan and the general path
+@pytest.mark.parametrize("n_classes", [2, 3])   # logistic and softmax output layers
+def test_a_logit_that_overflows_is_refused_though_the_output_would_look_finite(
+        n_rows, n_classes):
+    # logistic(inf) = 1, and softmax gives a -inf logit probability 0: the model
+    # answered with confident, finite probabilities for an input that overflowed
+    X, _ = valid_data()
+    model = quiet_fit(classifier((2,), activation="identity", max_iter=1), X,
+                      np.arange(N_SAMPLES) % n_classes)
+    W_out = np.zeros_like(model.coefs_[1])
+    W_out[:, 0] = 4.0 if n_classes == 2 else -4.0   # a logit of +inf, or of -inf
+    model.coefs_ = [np.ones_like(model.coefs_[0]), W_out]
+    model.intercepts_ = [np.zeros_like(b) for b in model.intercepts_]
+    # each hidden unit sums to half the largest float64: finite; the logits overflow
+    huge = np.full((n_rows, N_FEATURES), np.finfo(np.float64).max / (2 * N_FEATURES))
+    for method in (model.predict, model.predict_proba):
+        with pytest.raises(ValueError, match="too large for float64 inside the network"):
+            method(huge)
+    assert np.isfinite(model.predict_proba(X)).all()   # the model still works

@@ -79,6 +79,8 @@ class CythonEngine:
 
     @staticmethod
     def predict(coefs, intercepts, X, activation, out_activation):
+        # both engines: the output, with a NaN in it when a logit overflowed (which
+        # logistic or softmax would hide); the estimator raises on it
         out = np.empty((X.shape[0], coefs[-1].shape[1]), dtype=coefs[0].dtype)
         predict.predict_forward(coefs, intercepts, X, out, ACTIVATIONS[activation].code,
                                 ACTIVATIONS[out_activation].code)
@@ -111,8 +113,11 @@ class NumpyEngine:
 
     @staticmethod
     def predict(coefs, intercepts, X, activation, out_activation):
-        return np.asarray(reference.forward(coefs, intercepts, X, activation,
-                                            out_activation)[-1])
+        acts, zs = reference.forward_pass(coefs, intercepts, X, activation, out_activation)
+        out = np.array(acts[-1])
+        if not np.all(np.isfinite(zs[-1])):   # as the Cython engine: NaN where a logit
+            out[~np.isfinite(zs[-1])] = np.nan   # overflowed
+        return out
 
 
 ENGINES = {"cython": CythonEngine, "numpy": NumpyEngine}

@@ -368,6 +368,11 @@ class BaseMultilayerPerceptron(EstimatorBase):
         """(score, loss) on the validation data for the given parameters."""
         P = ENGINES[self.engine].predict(coefs, intercepts, validation.X, self.activation,
                                          validation.out_activation)
+        if not all_finite(P):   # a logit overflowed: no score or loss to go by
+            raise DivergenceError(
+                "the network's output on the validation data became NaN or infinite; try "
+                "a smaller learning_rate_init or scaling X. The model was left as it was "
+                "before fit.")
         weights = validation.sample_weight
         losses = reference.per_sample_losses(validation.Y, P,
                                              LOSS_FOR_OUTPUT[validation.out_activation])

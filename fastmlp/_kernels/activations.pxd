@@ -19,6 +19,14 @@ cdef void bias_activation(floating* out, floating* preact, const floating* bias,
                           const Dropout* dropout, Py_ssize_t row0,
                           Py_ssize_t col0) noexcept nogil
 
+# A prediction's output layer: out = act(out + bias) in place, out (rows x cols)
+# contiguous, holding the layer's gemm result on entry. Unless a logit out + bias is
+# NaN or infinite (a finite X overflowed inside the network): then out[0, 0] = NaN
+# and False, for logistic and softmax would turn an infinite logit into a finite,
+# confident and possibly wrong output.
+cdef bint output_activation(floating* out, const floating* bias, Py_ssize_t rows,
+                            Py_ssize_t cols, int activation) noexcept nogil
+
 # delta *= act'(z) in place, and bias_grad[j] = sum_i delta[i, j]. delta, a and preact
 # are (rows x cols), rows ld apart; the derivative reads a (the layer's stored output)
 # or preact (its pre-activation) as the activation's table line says. With dropout,

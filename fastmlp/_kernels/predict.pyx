@@ -11,7 +11,8 @@ from libc.stdlib cimport free, malloc
 import numpy as np
 import scipy.sparse
 
-from fastmlp._kernels.activations cimport bias_activation
+from fastmlp._kernels.activations cimport bias_activation, output_activation
+from fastmlp._kernels.blas cimport gemm
 from fastmlp._kernels.layers cimport forward_rows
 from fastmlp._kernels.signals cimport monotonic_seconds, reraise, signal_raised
 from fastmlp._kernels.sparse cimport CsrMatrix, csr_matmul, csr_view
@@ -21,7 +22,9 @@ cdef Py_ssize_t PREDICT_CHUNK_BYTES = 2 * 1024 * 1024
 
 def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
                     int hidden_activation, int out_activation):
-    """out = the network's output for X (C-contiguous, or CSR).
+    """out = the network's output for X (C-contiguous, or CSR); a NaN in out where a
+    logit overflowed (activations.pxd, output_activation), and the rows after it
+    left unset.
 
     coefs[i] / intercepts[i] must be C-contiguous arrays of out's dtype with the
     shapes of a fitted model, X of that dtype too; the caller checks.
@@ -34,6 +37,10 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
     cdef const floating[:, ::1] dense
     cdef const floating[:, ::1] w
     cdef const floating[::1] b
+    cdef floating* z
+    cdef const floating* a_in
+    cdef Py_ssize_t n_in = coefs[n_layers - 1].shape[0], n_out = out.shape[1]
+    cdef bint overflowed = False
     if n_samples == 0:
         return
     if sparse:
@@ -69,24 +76,36 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
         with nogil:
             while start < n_samples:
                 rows = min(chunk, n_samples - start)
-                acts[n_layers - 1] = &out[start, 0]    # the last layer writes in place
+                z = &out[start, 0]
+                acts[n_layers - 1] = z    # the last layer writes in place
+                # the hidden layers
                 if sparse:
-                    # Z = X_chunk @ W_0 : (rows x n_out)
-                    #   = (rows x n_features, sparse) (n_features x n_out)
+                    # Z = X_chunk @ W_0 : (rows x sizes[1])
+                    #   = (rows x n_features, sparse) (n_features x sizes[1])
                     csr_matmul(&csr, &order[start], 0, rows, w_ptr[0], sizes[1], acts[0])
-                    bias_activation(acts[0], <floating*> NULL, b_ptr[0], rows, sizes[1],
-                                    sizes[1],
-                                    out_activation if n_layers == 1 else hidden_activation,
-                                    NULL, 0, 0)
-                    forward_rows(0, rows, 1, n_layers, &sizes[0], w_ptr, b_ptr, acts[0],
-                                 acts, hidden_activation, out_activation)
+                    if n_layers > 1:
+                        bias_activation(acts[0], <floating*> NULL, b_ptr[0], rows,
+                                        sizes[1], sizes[1], hidden_activation, NULL, 0, 0)
+                        forward_rows(0, rows, 1, n_layers - 1, &sizes[0], w_ptr, b_ptr,
+                                     acts[0], acts, hidden_activation, hidden_activation)
                 else:
-                    forward_rows(0, rows, 0, n_layers, &sizes[0], w_ptr, b_ptr,
-                                 &dense[start, 0], acts, hidden_activation, out_activation)
+                    forward_rows(0, rows, 0, n_layers - 1, &sizes[0], w_ptr, b_ptr,
+                                 &dense[start, 0], acts, hidden_activation,
+                                 hidden_activation)
+                # the output layer, its logits checked before the activation
+                if n_layers > 1 or not sparse:
+                    a_in = acts[n_layers - 2] if n_layers > 1 else &dense[start, 0]
+                    # Z = A_in @ W_out : (rows x n_out) = (rows x n_in) (n_in x n_out)
+                    gemm(False, False, <int> rows, <int> n_out, <int> n_in, 1, a_in,
+                         <int> n_in, w_ptr[n_layers - 1], <int> n_out, 0, z, <int> n_out)
+                if not output_activation(z, b_ptr[n_layers - 1], rows, n_out,
+                                         out_activation):
+                    overflowed = True   # out holds a NaN: the caller reports it
+                    break
                 start += rows
                 if start < n_samples and signal_raised(&last_check):
                     break   # Ctrl-C: reraise() below
     finally:
         free(pointers)
-    if start < n_samples:
+    if start < n_samples and not overflowed:
         reraise()

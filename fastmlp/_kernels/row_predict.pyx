@@ -22,7 +22,7 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
-from fastmlp._kernels.activations cimport bias_activation
+from fastmlp._kernels.activations cimport bias_activation, output_activation
 
 cdef extern from "row_forward.h" nogil:
     void row_affine_float "fastmlp_row_affine_float"(
@@ -59,9 +59,12 @@ cdef void _row_forward(const floating* x, Py_ssize_t n_layers, const Py_ssize_t*
         # z = a_in @ W_i : (1 x sizes[i + 1]) = (1 x sizes[i]) (sizes[i] x sizes[i + 1]), no BLAS
         _affine(a_in, <const floating*> weights[i], sizes[i], sizes[i + 1], acts[i],
                 nonzero)
-        bias_activation(acts[i], <floating*> NULL, <const floating*> biases[i], 1,
-                        sizes[i + 1], sizes[i + 1],
-                        hidden_activation if i < n_layers - 1 else out_activation, NULL, 0, 0)
+        if i < n_layers - 1:
+            bias_activation(acts[i], <floating*> NULL, <const floating*> biases[i], 1,
+                            sizes[i + 1], sizes[i + 1], hidden_activation, NULL, 0, 0)
+        else:   # a NaN in the output if a logit overflowed: _run_plan then gives up
+            output_activation(acts[i], <const floating*> biases[i], 1, sizes[i + 1],
+                              out_activation)
         a_in = acts[i]
 
 

@@ -96,3 +96,27 @@ def test_predict_forward_on_csr_rows_equals_the_dense_array(dtype, sizes):
     predict.predict_forward(coefs, intercepts, scipy.sparse.csr_matrix(X), sparse,
                             ACTIVATIONS["relu"].code, ACTIVATIONS["softmax"].code)
     np.testing.assert_allclose(sparse, dense, rtol=10 * RTOL[dtype], atol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("output", OUTPUTS)
+@pytest.mark.parametrize("sizes", [[4, 3, 2], [4, 2]])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_an_overflowing_logit_leaves_a_nan_in_the_output(dtype, output, sizes, sparse):
+    # logistic and softmax would map an infinite logit to a finite output; a NaN
+    # tells the caller, which raises. Row 250 of 300: finite, until the last layer.
+    rng = rng_for("predict-overflow", dtype, output, sizes, sparse)
+    coefs = [np.ones((n_in, n_out), dtype) for n_in, n_out in zip(sizes, sizes[1:])]
+    coefs[-1][:, 1:] = 0
+    coefs[-1] *= 4
+    intercepts = [np.zeros(n_out, dtype) for n_out in sizes[1:]]
+    X = rng.standard_normal((300, sizes[0])).astype(dtype)
+    huge = X.copy()
+    huge[250] = np.finfo(dtype).max / (2 * sizes[0])   # sums to half the largest float
+    as_input = scipy.sparse.csr_matrix if sparse else np.asarray
+    for engine in (CythonEngine, NumpyEngine):
+        assert np.isfinite(engine.predict(coefs, intercepts, as_input(X), "identity",
+                                          output)).all(), engine.name
+        with np.errstate(over="ignore", invalid="ignore"):   # NumPy's warnings
+            out = engine.predict(coefs, intercepts, as_input(huge), "identity", output)
+        assert np.isnan(out).any(), engine.name
