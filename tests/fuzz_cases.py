@@ -29,10 +29,14 @@ from helpers import assert_same_value
 ALLOWED = (ValueError, TypeError, DivergenceError)
 
 # How far the Cython engine may be from the NumPy engine after a few epochs, relative to
-# the largest magnitude compared: float64 sums in another order; float32 rounds each
-# step, and a ReLU unit near its kink may switch on in one engine and not the other.
-FIT_RTOL = {np.float64: 1e-7, np.float32: 2e-2}
-# A prediction from the same weights: one forward pass, rounding only.
+# the largest weight: float64 sums in another order, and Adam and RMSprop divide by
+# sqrt(v) + epsilon, so the last bits of a gradient near zero move a weight by up to
+# learning_rate * (those bits) / epsilon (4e-7 of the largest weight after 8 RMSprop
+# steps at learning rate 0.3, the largest seen); float32 rounds every step, and a ReLU
+# unit near its kink may switch on in one engine and not in the other.
+FIT_RTOL = {np.float64: 1e-5, np.float32: 2e-2}
+# A prediction from the same weights: one forward pass, rounding only, relative to a
+# bound on the magnitudes it sums (large terms that cancel leave only their rounding).
 PREDICT_RTOL = {np.float64: 1e-10, np.float32: 1e-4}
 
 
@@ -221,19 +225,31 @@ def magnitude(arrays):
     return max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
 
 
-def compare_arrays(got, want, rtol, what):
-    """[] when got matches want within rtol of want's largest magnitude."""
+def output_terms(model, X):
+    """A bound on the magnitudes the forward pass adds up for X, for the rounding of
+    its sums: M_0 = |X|, M_i = (M_(i-1) + 1) @ |W_i| + |b_i| (an activation's output
+    is at most its input's magnitude plus 1), the largest entry of the last."""
+    M = np.abs(X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64))
+    with np.errstate(all="ignore"):
+        for W, b in zip(model.coefs_, model.intercepts_):
+            M = (M + 1) @ np.abs(np.asarray(W, np.float64)) + np.abs(b)
+    return float(np.max(M, initial=0.0))
+
+
+def compare_arrays(got, want, rtol, what, scale=None):
+    """[] when got matches want within rtol of `scale` (default: want's largest
+    magnitude)."""
     got, want = list(got), list(want)
     if [a.shape for a in got] != [b.shape for b in want]:
         return [f"{what}: shapes {[a.shape for a in got]} != {[b.shape for b in want]}"]
-    scale = magnitude(want) or 1.0
+    scale = scale or magnitude(want) or 1.0
     for i, (a, b) in enumerate(zip(got, want)):
         if a.dtype != b.dtype:
             return [f"{what}[{i}]: dtype {a.dtype} != {b.dtype}"]
         error = float(np.max(np.abs(a.astype(np.float64) - b), initial=0.0))
         if not error <= rtol * scale:
             return [f"{what}[{i}]: differs from the reference by {error:.3g} "
-                    f"(largest magnitude {scale:.3g}, rtol {rtol:g})"]
+                    f"(scale {scale:.3g}, rtol {rtol:g})"]
     return []
 
 
@@ -258,28 +274,42 @@ def check_training(case, models, outcomes, befores, hostile):
     elif kinds["cython"] == "ok":
         if hostile:
             problems.append(f"{case['call']} accepted non-finite or malformed input")
-        dtype = models["cython"].coefs_[0].dtype.type
-        problems += compare_arrays(
-            models["cython"].coefs_ + models["cython"].intercepts_,
-            models["numpy"].coefs_ + models["numpy"].intercepts_, FIT_RTOL[dtype],
-            f"{case['call']}: the weights")
-        if magnitude(models["cython"].coefs_) and not np.all(
-                [np.all(np.isfinite(a)) for a in models["cython"].coefs_]):
-            problems.append(f"{case['call']} returned non-finite weights")
+        model = models["cython"]
+        dtype = model.coefs_[0].dtype.type
+        if not chaotic(dtype, model):
+            problems += compare_arrays(
+                model.coefs_ + model.intercepts_,
+                models["numpy"].coefs_ + models["numpy"].intercepts_, FIT_RTOL[dtype],
+                f"{case['call']}: the weights")
+        if not (all(np.isfinite(a).all() for a in model.coefs_ + model.intercepts_)
+                and np.isfinite(model.loss_)):
+            problems.append(f"{case['call']} returned non-finite weights or loss")
     return problems
+
+
+def chaotic(dtype, model):
+    """True for float32 training that no other summation order reproduces: Adam, AdamW
+    and RMSprop move a weight by about the learning rate whatever the size of its
+    gradient, and a float32 gradient that cancels to near zero (a saturated unit) is
+    rounding noise, so at learning rates of 0.1 and more the two engines take other
+    paths (either may be the nearer to the float64 path). Their predictions from the
+    same weights are still compared. partial_fit goes on at the rate of the fit."""
+    rate = max(model.learning_rate_init, getattr(model, "_learning_rate", 0.0) or 0.0)
+    return (dtype == np.float32 and model.solver in ("adam", "adamw", "rmsprop")
+            and rate >= 0.1)
 
 
 def check_predictions(model, X, y, hostile):
     """predict, predict_proba and score on X: refused with the model unchanged, or equal
     to the NumPy engine's from the same weights."""
     problems = []
-    reference = engine_copy(model, "numpy")
+    numpy_model = engine_copy(model, "numpy")
     dtype = model.coefs_[0].dtype.type
     methods = ["predict", "score"] + (["predict_proba"] if hasattr(model, "classes_") else [])
     for method in methods:
         before = snapshot(model)
         args = (X, y) if method == "score" else (X,)
-        got, want = call(model, method, *args), call(reference, method, *args)
+        got, want = call(model, method, *args), call(numpy_model, method, *args)
         problems += check_refusal(got, before, model, method)
         if got[0] != want[0]:
             problems.append(f"{method}: the engines disagree: {got[0]} and {want[0]}")
@@ -288,7 +318,9 @@ def check_predictions(model, X, y, hostile):
                 problems.append(f"{method} accepted non-finite or malformed input")
             if method == "predict_proba" or (method == "predict"
                                              and not hasattr(model, "classes_")):
-                problems += compare_arrays([got[1]], [want[1]], PREDICT_RTOL[dtype], method)
+                scale = max(magnitude([want[1]]), output_terms(model, X))
+                problems += compare_arrays([got[1]], [want[1]], PREDICT_RTOL[dtype], method,
+                                           scale)
             elif method == "predict" and got[1].dtype != want[1].dtype:
                 problems.append(f"predict: dtype {got[1].dtype} != {want[1].dtype}")
     return problems
@@ -335,11 +367,14 @@ def check_case(case):
         return [] if model is None else check_predictions(model, X, y, hostile)
     engines = ("cython", "numpy")
     if case["fitted_before"]:
-        models = {engine: clean_fit(case, engine) for engine in engines}
-        if None in models.values():
+        model = clean_fit(case, "cython")
+        if model is None:
             return []   # nothing to go on from (the fuzz of fit covers that fit)
-        for model in models.values():
-            model.set_params(**case["params"])
+        # both engines go on from the very same model: a clean fit per engine would
+        # differ in the last bits already, which a large learning rate then amplifies
+        models = {"cython": model, "numpy": copy.deepcopy(model)}
+        for engine, model in models.items():
+            model.set_params(**dict(case["params"], engine=engine))
     else:
         models = {engine: make_model(case, engine) for engine in engines}
     befores = {engine: snapshot(model) for engine, model in models.items()}
