@@ -114,9 +114,8 @@ class NumpyEngine:
     @staticmethod
     def predict(coefs, intercepts, X, activation, out_activation):
         acts, zs = reference.forward_pass(coefs, intercepts, X, activation, out_activation)
-        out = np.array(acts[-1])
-        if not np.all(np.isfinite(zs[-1])):   # as the Cython engine: NaN where a logit
-            out[~np.isfinite(zs[-1])] = np.nan   # overflowed
+        out = np.asarray(acts[-1])
+        out[~np.isfinite(zs[-1])] = np.nan   # as the Cython engine: where a logit overflowed
         return out
 
 

@@ -22,9 +22,9 @@ cdef Py_ssize_t PREDICT_CHUNK_BYTES = 2 * 1024 * 1024
 
 def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
                     int hidden_activation, int out_activation):
-    """out = the network's output for X (C-contiguous, or CSR); a NaN in out where a
-    logit overflowed (activations.pxd, output_activation), and the rows after it
-    left unset.
+    """out = the network's output for X (C-contiguous, or CSR). When a logit overflows
+    (activations.pxd, output_activation), out holds a NaN at the start of that chunk
+    and its later rows are left unset.
 
     coefs[i] / intercepts[i] must be C-contiguous arrays of out's dtype with the
     shapes of a fitted model, X of that dtype too; the caller checks.
