@@ -1,11 +1,14 @@
 """fastmlp in processes: a forked child after a team-trained fit, a tight address-space
-limit, Ctrl-C during a long predict. Each scenario runs in a child Python process with
-a deadline, so that a hang or a crash fails the test instead of the test run."""
+limit, Ctrl-C during a long fit and a long predict. Each scenario runs in a child Python
+process with a deadline, so that a hang or a crash fails the test instead of the test
+run."""
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 
 import pytest
 
@@ -120,3 +123,46 @@ def test_ctrl_c_stops_a_long_predict_between_two_chunks():
     # raised inside the chunk loop: a loop that did not look for signals would leave
     # it to Python code after predict's kernel returned
     assert "interrupted in" in done.stdout and "predict.pyx" in done.stdout, done.stdout
+
+
+def test_ctrl_c_sent_to_the_process_stops_a_long_fit_inside_its_epoch():
+    # SIGINT from outside, as a terminal sends it, once the second of 50 long epochs
+    # (20,000 one-row steps) is under way
+    code = """
+    import signal, traceback, warnings
+    import numpy as np
+    from fastmlp import MLPClassifier
+    warnings.simplefilter("ignore")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 64)).astype(np.float32)
+    y = rng.integers(0, 3, 20_000)
+    def tell(model, metrics):
+        print("epoch", metrics["epoch"], flush=True)
+    model = MLPClassifier((256, 256), batch_size=1, max_iter=50, random_state=0,
+                          callbacks=[tell])
+    try:
+        model.fit(X, y)
+        print("fit finished")
+    except KeyboardInterrupt as interrupt:
+        print("interrupted in", traceback.extract_tb(interrupt.__traceback__)[-1].filename,
+              "after", model.n_iter_, "epoch(s), finite:",
+              all(np.isfinite(a).all() for a in model.coefs_ + model.intercepts_))
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=ENV,
+                                 cwd=folder, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        deadline = threading.Timer(DEADLINE, child.kill)   # a hang fails, not hangs
+        deadline.start()
+        try:
+            first = child.stdout.readline()
+            if first.startswith("epoch 1"):
+                child.send_signal(signal.SIGINT)
+            rest, errors = child.communicate()
+        finally:
+            deadline.cancel()
+    assert first.startswith("epoch 1"), (first, errors)
+    assert child.returncode == 0, errors
+    # raised by the compiled loop inside epoch 2, with epoch 1's weights kept
+    assert "interrupted in" in rest and ".pyx after 1 epoch(s), finite: True" in rest, rest
