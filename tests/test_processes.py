@@ -9,6 +9,7 @@ import sys
 import tempfile
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -127,7 +128,7 @@ def test_ctrl_c_stops_a_long_predict_between_two_chunks():
 
 def test_ctrl_c_sent_to_the_process_stops_a_long_fit_inside_its_epoch():
     # SIGINT from outside, as a terminal sends it, once the second of 50 long epochs
-    # (20,000 one-row steps) is under way
+    # (20,000 one-row steps, seconds each) is under way
     code = """
     import signal, traceback, warnings
     import numpy as np
@@ -158,6 +159,8 @@ def test_ctrl_c_sent_to_the_process_stops_a_long_fit_inside_its_epoch():
         try:
             first = child.stdout.readline()
             if first.startswith("epoch 1"):
+                # epoch 2's kernel, not the Python between two epochs, should get it
+                time.sleep(0.5)
                 child.send_signal(signal.SIGINT)
             rest, errors = child.communicate()
         finally:
