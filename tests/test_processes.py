@@ -14,6 +14,7 @@ import time
 import pytest
 
 import fastmlp
+from fastmlp._engine import threads
 
 # The child runs the installed fastmlp, as the tests do.
 ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
@@ -169,3 +170,34 @@ def test_ctrl_c_sent_to_the_process_stops_a_long_fit_inside_its_epoch():
     assert child.returncode == 0, errors
     # raised by the compiled loop inside epoch 2, with epoch 1's weights kept
     assert "interrupted in" in rest and ".pyx after 1 epoch(s), finite: True" in rest, rest
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or threads.available_cores() < 2,
+                    reason="counts threads in /proc/self/task, with at least 2 cores")
+def test_threadpool_limits_of_one_keeps_fit_on_one_thread():
+    # threadpoolctl bounds OpenMP code everywhere else (scikit-learn, joblib's workers):
+    # fastmlp's team obeys it too. Counted: the threads a fit leaves in the process (the
+    # OpenMP runtime keeps its team's threads for the next parallel region).
+    done = run_python("""
+    import os, warnings
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+    from fastmlp import MLPClassifier
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 64)).astype(np.float32)
+    y = rng.integers(0, 3, 2000)
+    def fit():
+        MLPClassifier((128, 64), batch_size=128, max_iter=2, random_state=0).fit(X, y)
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+    before = threads()
+    with threadpool_limits(1):
+        fit()
+    limited = threads() - before
+    fit()
+    print("new threads, limited:", limited, "free:", threads() - before - limited)
+    """)
+    assert done.returncode == 0, done.stderr
+    # one team thread beside the main one once the limit is gone: the count can see it
+    assert "new threads, limited: 0 free: 1" in done.stdout, done.stdout

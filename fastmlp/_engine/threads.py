@@ -13,7 +13,7 @@ import os
 
 import scipy.linalg.cython_blas  # noqa: F401  (load scipy's BLAS before looking for it)
 
-from fastmlp._kernels import blas
+from fastmlp._kernels import blas, step
 
 _SET_LOCAL = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local")
 
@@ -76,8 +76,12 @@ if hasattr(os, "register_at_fork"):   # POSIX
 
 def team_limit():
     """The most threads fastmlp may run a step or a prediction on: the cores this
-    process may use, and 1 in a forked child."""
-    return 1 if _forked else available_cores()
+    process may use, within the OpenMP limit of the calling thread (OMP_NUM_THREADS, or
+    threadpoolctl.threadpool_limits, as other OpenMP code obeys it), and 1 in a forked
+    child."""
+    if _forked:
+        return 1
+    return max(1, min(available_cores(), step.openmp_max_threads()))
 
 
 def thread_count(n_threads):

@@ -19,7 +19,7 @@ from cython.parallel cimport parallel, threadid
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
-from openmp cimport omp_get_num_threads
+from openmp cimport omp_get_max_threads, omp_get_num_threads
 
 from fastmlp._kernels.activations cimport bias_activation, needs_preactivation
 from fastmlp._kernels.blas cimport blas_threads_local
@@ -124,6 +124,13 @@ cdef Py_ssize_t _term_length(const Py_ssize_t* sizes, Py_ssize_t n_layers,
         if sums_terms(i, sizes, n_parts, itemsize):
             widest = max(widest, sizes[i + 1])
     return (batch_size * widest + 15) // 16 * 16
+
+
+def openmp_max_threads():
+    """The OpenMP runtime's thread limit for the calling thread: OMP_NUM_THREADS, or
+    what threadpoolctl.threadpool_limits set (it calls this libgomp's
+    omp_set_num_threads)."""
+    return omp_get_max_threads()
 
 
 def workspace_length(const Py_ssize_t[::1] sizes, Py_ssize_t batch_size, Py_ssize_t n_parts,
