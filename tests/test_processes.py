@@ -185,10 +185,10 @@ def test_threadpool_limits_of_one_keeps_fit_on_one_thread():
     from fastmlp import MLPClassifier
     warnings.simplefilter("ignore")
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(2000, 64)).astype(np.float32)
+    X = rng.normal(size=(2000, 512)).astype(np.float32)
     y = rng.integers(0, 3, 2000)
-    def fit():
-        MLPClassifier((128, 64), batch_size=128, max_iter=2, random_state=0).fit(X, y)
+    def fit():   # a network whose minibatches are worth a team
+        MLPClassifier((256, 128), batch_size=128, max_iter=2, random_state=0).fit(X, y)
     def threads():
         return len(os.listdir("/proc/self/task"))
     before = threads()

@@ -7,7 +7,7 @@ benchmark can run either.
 import numpy as np
 
 from fastmlp import reference
-from fastmlp._engine import threads
+from fastmlp._engine import team_model, threads
 from fastmlp._engine.layout import aligned_empty, staggered_empty
 from fastmlp._engine.registry import ACTIVATIONS, TEAM_MODES, Status
 from fastmlp._engine.state import GRADS_SLOT
@@ -36,44 +36,45 @@ class CythonEngine:
     def __init__(self, layout, config, dtype, n_threads=None, dense_input=True,
                  team_mode=None):
         self.layout = layout
-        self.n_threads = (self.team_size(layout, config.batch_size) if n_threads is None
-                          else n_threads)
+        itemsize = np.dtype(dtype).itemsize
+        if n_threads is None:
+            self.n_threads = self.team_size(layout, config.batch_size, itemsize)
+            # a shorter step (an epoch's last) on fewer threads, the full one on all
+            self.rows_per_part = 1 if self.n_threads == 1 else team_model.fewest_rows_per_thread(
+                [int(n) for n in layout.sizes], config.batch_size // self.n_threads, itemsize)
+        else:   # the user's threads: every step that has the rows for them
+            self.n_threads, self.rows_per_part = n_threads, 1
         if team_mode is None:
             team_mode = "always" if config.bound_blas else "adaptive"
         self.team_mode = TEAM_MODES[team_mode]
         # Allocated once per fit and reused by every epoch.
         self.grads = staggered_empty(layout.n_params, dtype, GRADS_SLOT)
-        # the adaptive team's last choice and next probe time, kept across epochs
-        self.probe_memory = [True, -1.0]
+        # the adaptive team's choice and probe, kept across epochs
+        self.probe_memory = epoch.new_probe_memory()
         # cache-line aligned: the parts' shares of its buffers start on line boundaries
         self.workspace = aligned_empty(step.workspace_length(
-            layout.sizes, config.batch_size, self.n_threads, np.dtype(dtype).itemsize,
+            layout.sizes, config.batch_size, self.n_threads, itemsize,
             config.codes()[0], dense_input), dtype)
 
-    # A team pays a few barriers per step (microseconds on idle cores, a scheduler
-    # tick on busy ones): below TEAM_MIN_FLOPS per step one thread is faster. Since
-    # the team splits hidden layers by units (each thread packs only its columns of
-    # W) and updates the parameters inside the backward pass, it also beats BLAS's
-    # own threads on the largest steps measured, so TEAM_MAX_FLOPS only keeps
-    # unmeasured sizes with BLAS (benchmarks/README.md has the measurements).
-    TEAM_MIN_FLOPS = 4e6
+    # Beyond TEAM_MAX_FLOPS per step, one thread with BLAS's own threads: no step that
+    # large was measured (benchmarks/README.md has the measurements).
     TEAM_MAX_FLOPS = 1e10
 
     @classmethod
-    def team_size(cls, layout, batch_size):
-        """Threads for a step: every core for mid-sized steps, else one (BLAS threads)."""
-        fan_in, fan_out = layout.sizes[:-1], layout.sizes[1:]
-        flops = 2 * batch_size * 3 * float(np.sum(fan_in * fan_out))  # fwd, dW, delta
-        if cls.TEAM_MIN_FLOPS <= flops < cls.TEAM_MAX_FLOPS:
-            return threads.kernel_threads()
-        return 1
+    def team_size(cls, layout, batch_size, itemsize=4):
+        """Threads for a full minibatch's step: what the team's cost model
+        (team_model.py) finds fastest within the threads fastmlp may use."""
+        sizes = [int(n) for n in layout.sizes]
+        if team_model.step_flops(sizes, batch_size) >= cls.TEAM_MAX_FLOPS:
+            return 1
+        return team_model.best_team(sizes, batch_size, threads.kernel_threads(), itemsize)
 
     def train_epoch(self, state, X, Y, sample_weight, order, config):
         """One epoch in place on `state`; returns (loss_sum, diverged)."""
         loss_sum, steps, state.t, status = epoch.train_epoch(
             state.params, self.grads, list(state.optimizer_state.values()), X, Y,
             sample_weight, order, self.layout.sizes, self.workspace, config, self.n_threads,
-            self.team_mode, self.probe_memory, state.t, state.n_steps)
+            self.rows_per_part, self.team_mode, self.probe_memory, state.t, state.n_steps)
         state.n_steps += steps
         return loss_sum, status == Status.DIVERGED
 

@@ -23,54 +23,140 @@ cdef inline double _now() noexcept nogil:
 
 # ---- the adaptive team: the team, or one thread playing it ----------------------------
 
-# A busy core makes every barrier of the team wait for a scheduler tick. So about
-# once a second a probe times PROBE_STEPS full minibatches each way, and one thread
-# takes over only when its steps take less than SERIAL_MARGIN of the team's in all
-# (a busy core costs the team about half its speed; noise must not decide). The
-# sums, not the fastest steps: beside a busy core some team steps are fast (the other
-# process was off the core just then) and most are slow. The choice holds until the
-# next probe: at least PROBE_SECONDS later (SERIAL_PROBE_SECONDS while one thread
-# plays the team, to hand back soon when the core is free), and late enough for the
-# probes to cost at most 1 / PROBE_COST_RATIO of the time.
+# A busy core makes every barrier of the team wait for a scheduler tick: a team step
+# then takes many times one thread's. So a probe times PROBE_STEPS full minibatches
+# on one thread playing the team, then one team step that wakes the team's threads,
+# then PROBE_STEPS on the team; one thread takes over when its steps take less than
+# SERIAL_MARGIN of the team's in all (a busy core costs the team about half its speed
+# or more; noise must not decide). The sums, not the fastest steps: beside a busy
+# core some team steps are fast (the other process was off the core just then) and
+# most are slow. The team's half stops as soon as it has lost: when its steps so far,
+# or its waking step alone, took more than the serial half / SERIAL_MARGIN. So a
+# probe beside a busy core costs one slow team step, not four.
+#
+# A fit probes at its first full minibatch: a fit shorter than a second gets the
+# right way too. Then the team's steps are watched against the probe's mean serial
+# step: their time beyond it adds up (time under it counts too, down to SLOW_STEPS
+# serial steps' worth, so that a long good run does not hide a new busy phase), and
+# when the team has lost SLOW_STEPS serial steps' time the next probe starts. Time,
+# not a count of slow steps: beside a busy core most team steps may be fast and a
+# few take a scheduler tick each. So a core which turns busy is noticed within a few
+# steps (but not before the probes can have cost at most 1 / PROBE_COST_RATIO of the
+# time). Otherwise the team's choice holds until the next probe, PROBE_SECONDS later.
+# One thread's choice holds SERIAL_PROBE_SECONDS, to hand back soon when the core is
+# free again (another library's threads that still spin after their work, for one),
+# doubling with every probe the team loses in a row, up to SERIAL_PROBE_SECONDS_MOST:
+# beside a core that stays busy, each probe costs a slow team step.
 cdef Py_ssize_t PROBE_STEPS = 3
 cdef double SERIAL_MARGIN = 0.8
 cdef double PROBE_SECONDS = 1.0
 cdef double SERIAL_PROBE_SECONDS = 0.25
+cdef double SERIAL_PROBE_SECONDS_MOST = 8
 cdef double PROBE_COST_RATIO = 100
+cdef double SLOW_STEPS = 3
 
 
 cdef struct Probe:
     bint team_wins      # the way chosen: the team (True) or one thread playing it
-    # probe steps still to run; the first half on one thread (its cold start, the
-    # epoch's or the team's idle worker, is not the team's)
+    # probe steps still to run: the serial half (left > PROBE_STEPS + 1), the team's
+    # waking step (left == PROBE_STEPS + 1), the team's half
     Py_ssize_t left
-    double team_seconds     # the probe's steps each way, seconds in all
-    double serial_seconds
+    double team_seconds     # the probe's steps each way, seconds in all (the team's
+    double serial_seconds   # without its waking step)
+    double waking_seconds   # the team's waking step
     double next_time    # when the next probe starts (_now() seconds)
+    double earliest     # no probe before then: the probes' cost bound
+    double serial_step  # the last probe's mean serial step, seconds
+    double excess       # the team's watched steps' time beyond serial steps (see above)
+    double losses       # the probes the team lost in a row
+
+
+# The Probe as a fit keeps it from epoch to epoch (new_probe_memory): its fields, in order.
+PROBE_FIELDS = ("team_wins", "left", "team_seconds", "serial_seconds", "waking_seconds",
+                "next_time", "earliest", "serial_step", "excess", "losses")
+
+
+def new_probe_memory():
+    """The adaptive team's memory at the start of a fit: the team, probing at once."""
+    memory = np.zeros(len(PROBE_FIELDS), dtype=np.float64)
+    memory[0] = 1
+    return memory
+
+
+cdef void _probe_load(Probe* probe, const double[::1] memory) noexcept nogil:
+    probe.team_wins = memory[0] != 0
+    probe.left = <Py_ssize_t> memory[1]
+    probe.team_seconds, probe.serial_seconds = memory[2], memory[3]
+    probe.waking_seconds = memory[4]
+    probe.next_time, probe.earliest = memory[5], memory[6]
+    probe.serial_step, probe.excess = memory[7], memory[8]
+    probe.losses = memory[9]
+
+
+cdef void _probe_store(const Probe* probe, double[::1] memory) noexcept nogil:
+    memory[0] = probe.team_wins
+    memory[1] = probe.left
+    memory[2], memory[3] = probe.team_seconds, probe.serial_seconds
+    memory[4] = probe.waking_seconds
+    memory[5], memory[6] = probe.next_time, probe.earliest
+    memory[7], memory[8] = probe.serial_step, probe.excess
+    memory[9] = probe.losses
 
 
 cdef bint _probe_choice(Probe* probe, bint serial) noexcept nogil:
     """Whether this full minibatch runs serially: a probe step's way, or the choice."""
     if probe.left == 0 and _now() >= probe.next_time:
-        probe.left = 2 * PROBE_STEPS
-        probe.team_seconds = probe.serial_seconds = 0
+        probe.left = 2 * PROBE_STEPS + 1
+        probe.team_seconds = probe.serial_seconds = probe.waking_seconds = 0
     if probe.left > 0:
-        return probe.left > PROBE_STEPS
+        return probe.left > PROBE_STEPS + 1
     return serial
 
 
+cdef void _probe_end(Probe* probe) noexcept nogil:
+    """Keep the faster way, and set when the next probe may start."""
+    cdef Py_ssize_t team_steps = PROBE_STEPS - probe.left   # the team's half may stop early
+    cdef double now = _now(), cost
+    probe.team_wins = (probe.left == 0
+                       and probe.serial_seconds >= SERIAL_MARGIN * probe.team_seconds)
+    probe.left = 0
+    probe.serial_step = probe.serial_seconds / PROBE_STEPS
+    probe.excess = 0
+    # what the probe cost over the way chosen: the team's steps against as many serial
+    cost = fabs(probe.waking_seconds + probe.team_seconds
+                - (team_steps + 1) * probe.serial_step)
+    probe.earliest = now + PROBE_COST_RATIO * cost
+    if probe.team_wins:
+        probe.losses = 0
+        probe.next_time = max(probe.earliest, now + PROBE_SECONDS)
+    else:
+        probe.next_time = now + min(SERIAL_PROBE_SECONDS * 2 ** probe.losses,
+                                    SERIAL_PROBE_SECONDS_MOST)
+        probe.losses += 1
+
+
 cdef void _probe_record(Probe* probe, bint serial, double seconds) noexcept nogil:
-    """Count a timed probe step; after the last one keep the faster way."""
-    if serial:
+    """Count a full minibatch's step: a probe step, or a team step watched for a
+    core turning busy."""
+    cdef double lost_at
+    if probe.left == 0:
+        if not serial:
+            probe.excess = max(probe.excess + seconds - probe.serial_step,
+                               -SLOW_STEPS * probe.serial_step)
+            if probe.excess >= SLOW_STEPS * probe.serial_step:
+                probe.next_time = probe.earliest
+        return
+    if probe.left > PROBE_STEPS + 1:
         probe.serial_seconds += seconds
+    elif probe.left == PROBE_STEPS + 1:
+        probe.waking_seconds = seconds
     else:
         probe.team_seconds += seconds
     probe.left -= 1
-    if probe.left == 0:
-        probe.team_wins = probe.serial_seconds >= SERIAL_MARGIN * probe.team_seconds
-        probe.next_time = _now() + max(
-            PROBE_SECONDS if probe.team_wins else SERIAL_PROBE_SECONDS,
-            PROBE_COST_RATIO * fabs(probe.serial_seconds - probe.team_seconds))
+    lost_at = probe.serial_seconds / SERIAL_MARGIN
+    if probe.left <= PROBE_STEPS and (
+            probe.left == 0 or probe.team_seconds > lost_at or probe.waking_seconds > lost_at):
+        _probe_end(probe)
 
 
 # ---- the epoch ------------------------------------------------------------------------
@@ -85,7 +171,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 const Py_ssize_t[::1] sizes,   # IN layer widths, input first
                 floating[::1] workspace,       # scratch, step.workspace_length(...)
                 config,                        # IN the kernels' settings (see below)
-                Py_ssize_t n_threads, int team_mode, list probe_memory,
+                Py_ssize_t n_threads, Py_ssize_t rows_per_part, int team_mode,
+                double[::1] probe_memory,
                 long long t, unsigned long long n_steps):
     """Run one epoch of minibatch training in place, without the GIL.
 
@@ -97,9 +184,12 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
 
     With n_threads > 1 each step runs on a team of OpenMP threads that share the
     minibatch (see step.pyx), each calling BLAS single-threaded; with 1 on the
-    calling thread, BLAS threading the gemms as it likes. team_mode (common.TeamMode):
+    calling thread, BLAS threading the gemms as it likes. A step of fewer rows (the
+    epoch's last) runs on fewer threads: at most one per rows_per_part rows, the
+    fewest rows that pay for a team member's barriers. team_mode (common.TeamMode):
     ADAPTIVE lets one thread play the team while that measures faster (see Probe);
-    probe_memory, [team_wins, next_time], carries its choice from epoch to epoch.
+    probe_memory (new_probe_memory() for a fit's first epoch) carries its choice and
+    its probe in progress from epoch to epoch.
     t is the optimizer's step count so far; n_steps the global step count, which
     keys the dropout masks.
 
@@ -114,6 +204,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef Step s
     cdef Py_ssize_t L = sizes.shape[0] - 1, n_samples = order.shape[0]
     cdef Py_ssize_t batch_size = config.batch_size
+    if rows_per_part < 1:
+        raise ValueError("rows_per_part must be at least 1")
     cdef Py_ssize_t i, r, p, n_parts, start = 0, steps = 0, hidden_units = 0
     cdef double alpha = config.alpha, loss_sum = 0, batch_loss, sumsq, weight_sum
     cdef double last_check, step_start = 0
@@ -127,8 +219,9 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef Dropout* dropout = NULL
     cdef int hidden_code, out_code, loss_code, optimizer_code
     hidden_code, out_code, loss_code, optimizer_code = config.codes()
-    probe.team_wins, probe.next_time = probe_memory   # next_time -1: a fit's first epoch
-    probe.left = 0
+    if probe_memory.shape[0] != len(PROBE_FIELDS):
+        raise ValueError(f"probe_memory needs {len(PROBE_FIELDS)} fields")
+    _probe_load(&probe, probe_memory)
 
     open_context(&c, sizes, hidden_code, out_code, loss_code, X, Y, sample_weight, params,
                  grads, state, optimizer_code, workspace, batch_size, n_threads, False)
@@ -152,8 +245,6 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
             if n_threads > 1 or bound_blas:
                 previous_blas_threads = blas_threads_local(1)
             last_check = _now()
-            if probe.next_time < 0:   # a fit starts with the team, and probes after a while
-                probe.next_time = last_check + PROBE_SECONDS
             while start < n_samples:
                 s.rows = min(batch_size, n_samples - start)
                 s.order = &order[start]
@@ -173,14 +264,14 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 if dropout != NULL:
                     for i in range(L - 1):   # one key per step, all layers
                         dropout[i].key = step_key(dropout_seed, n_steps)
-                n_parts = min(n_threads, s.rows)
+                n_parts = max(1, min(n_threads, s.rows // rows_per_part))
                 serial = n_parts > 1 and (team_mode == SERIAL or (
                     team_mode == ADAPTIVE and not probe.team_wins))
-                timed = False   # a probe step (full minibatches only)
-                if team_mode == ADAPTIVE and n_parts > 1 and s.rows == batch_size:
+                # full minibatches are timed, to probe and to watch the team
+                timed = team_mode == ADAPTIVE and n_parts > 1 and s.rows == batch_size
+                if timed:
                     serial = _probe_choice(&probe, serial)
-                    timed = probe.left > 0
-                    step_start = _now() if timed else 0
+                    step_start = _now()
                 run_step(&c, &s, n_parts, serial)
                 if timed:
                     _probe_record(&probe, serial, _now() - step_start)
@@ -207,7 +298,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     finally:
         free(dropout)
         close_context(&c)
-    probe_memory[0], probe_memory[1] = bool(probe.team_wins), probe.next_time
+    _probe_store(&probe, probe_memory)
     if status == INTERRUPTED:
         reraise()
     return loss_sum, steps, t, status

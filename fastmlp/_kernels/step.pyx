@@ -28,6 +28,7 @@ from fastmlp._kernels.layers cimport (backward_layer, forward_columns, forward_p
                                       forward_rows, reduce_columns)
 from fastmlp._kernels.losses cimport loss_delta
 from fastmlp._kernels.optimizers cimport MAX_STATE, optimizer_loops, update
+from fastmlp._kernels.signals cimport monotonic_seconds
 from fastmlp._kernels.sparse cimport csr_matmul, csr_transpose_matmul, csr_view
 from fastmlp._kernels.team cimport share, share_inputs, sums_terms
 
@@ -131,6 +132,30 @@ def openmp_max_threads():
     what threadpoolctl.threadpool_limits set (it calls this libgomp's
     omp_set_num_threads)."""
     return omp_get_max_threads()
+
+
+def team_overhead(Py_ssize_t n_threads, Py_ssize_t repeats):
+    """Measure what a team costs a step besides its work, on n_threads threads:
+    (seconds to open and close one parallel region, seconds per barrier), each the
+    mean of `repeats`. The team-size model (fastmlp/_engine/team_model.py) and
+    benchmarks/team_model.py use it."""
+    cdef Py_ssize_t _repeat
+    cdef double start, regions, barriers
+    if n_threads < 1 or repeats < 1:
+        raise ValueError("n_threads and repeats must be at least 1")
+    with nogil:
+        start = monotonic_seconds()
+        for _repeat in range(repeats):
+            with parallel(num_threads=n_threads):
+                team_barrier()      # nothing else: not optimized away, as a region may be
+        regions = monotonic_seconds() - start
+        start = monotonic_seconds()
+        with parallel(num_threads=n_threads):
+            for _repeat in range(repeats):
+                team_barrier()
+        barriers = monotonic_seconds() - start
+    # the first loop paid one barrier per region too
+    return (regions - barriers) / repeats, barriers / repeats
 
 
 def workspace_length(const Py_ssize_t[::1] sizes, Py_ssize_t batch_size, Py_ssize_t n_parts,

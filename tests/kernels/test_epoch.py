@@ -151,7 +151,8 @@ def test_train_epoch_reports_its_steps_and_loss_sum(dtype):
     loss_sum, steps, t, status = epoch.train_epoch(
         state.params, engine.grads, list(state.optimizer_state.values()), X, Y, None,
         np.arange(23, dtype=np.intp), layout.sizes, engine.workspace, config,
-        engine.n_threads, engine.team_mode, [True, -1.0], 0, 0)
+        engine.n_threads, engine.rows_per_part, engine.team_mode, epoch.new_probe_memory(),
+        0, 0)
     # a zero learning rate leaves params unchanged, so every batch sees the same W
     assert (steps, t, status) == (5, 5, Status.OK)
     np.testing.assert_array_equal(state.params, params)

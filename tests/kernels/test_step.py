@@ -10,6 +10,7 @@ from fastmlp._engine.layout import ParameterLayout, glorot_uniform
 from fastmlp._engine.registry import ACTIVATIONS, HIDDEN_ACTIVATIONS, OPTIMIZERS
 from fastmlp._engine.state import TrainingState
 from fastmlp._kernels import step
+from fastmlp._kernels.epoch import PROBE_FIELDS
 
 from helpers import (
     BY_COLUMNS_FIRST,
@@ -33,7 +34,8 @@ def test_one_thread_playing_the_team_computes_what_the_team_computes(dtype, n_th
     # weights, dropout, a short last minibatch and a sparse X alike; and the adaptive
     # mode's probes, which run some minibatches each way, change nothing either.
     rng = rng_for("serial-team", dtype, n_threads, len(sizes), sparse)
-    n_samples, batch_size = 101, 12   # 8 full minibatches: a whole probe, 3 each way
+    # 8 full minibatches: a whole probe (a warm-up step, then 3 each way)
+    n_samples, batch_size = 101, 12
     layout = ParameterLayout(sizes)
     X, Y = random_data(rng, n_samples, sizes, "softmax", dtype)
     X[X < 0.3] = 0
@@ -46,7 +48,6 @@ def test_one_thread_playing_the_team_computes_what_the_team_computes(dtype, n_th
     for mode in ("always", "serial", "adaptive"):
         engine = CythonEngine(layout, config, dtype, n_threads=n_threads,
                               dense_input=not sparse, team_mode=mode)
-        engine.probe_memory = [True, 0.0]   # adaptive: probe at the first full minibatch
         states[mode] = TrainingState(glorot_uniform(layout, "relu",
                                                     np.random.default_rng(2), dtype), "adam")
         losses[mode] = []
@@ -57,7 +58,9 @@ def test_one_thread_playing_the_team_computes_what_the_team_computes(dtype, n_th
             assert diverged is False
             losses[mode].append(loss_sum)
         if mode == "adaptive":   # it probed (both ways), and set the time of the next probe
-            assert engine.probe_memory[1] > 0
+            probe = dict(zip(PROBE_FIELDS, engine.probe_memory))
+            assert probe["serial_seconds"] > 0 and probe["waking_seconds"] > 0
+            assert probe["next_time"] > 0
     for mode in ("serial", "adaptive"):
         assert losses[mode] == losses["always"]
         assert states[mode].n_steps == states["always"].n_steps == 18
