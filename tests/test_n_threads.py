@@ -1,9 +1,12 @@
 """n_threads: the thread count does not change the model, and fastmlp leaves the
 process-wide BLAS threads alone."""
+import warnings
+
 import numpy as np
 import pytest
 
 from fastmlp import MLPClassifier
+from fastmlp._engine import threads
 
 from helpers import blobs, classifier, fitted_arrays, quiet_fit
 
@@ -39,3 +42,24 @@ def test_n_threads_leaves_the_process_wide_blas_threads_as_they_were():
                       X, y)
     model.predict(X)
     assert before and during == [before, before] and blas_threads() == before
+
+
+def test_n_threads_beyond_what_the_process_may_run_warns_once(monkeypatch):
+    monkeypatch.setattr(threads, "_warned", set())
+    limit = threads.team_limit()
+    with pytest.warns(UserWarning, match=f"n_threads=4096, but this process may run {limit}"):
+        assert threads.thread_count(4096) == limit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert threads.thread_count(4096) == limit   # said once is enough
+        assert threads.thread_count(limit) == limit  # within the limit: nothing to say
+
+
+def test_a_worker_of_a_two_job_loky_pool_runs_a_team_of_its_share_of_the_cores():
+    # joblib's loky workers (GridSearchCV(n_jobs=k), cross_val_score, ...) get
+    # OMP_NUM_THREADS = cores // k: fastmlp's default team takes that share, so k
+    # workers do not run k full teams on the same cores
+    joblib = pytest.importorskip("joblib")
+    limits = joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(threads.team_limit)() for _ in range(2))
+    assert limits == [max(1, min(threads.available_cores(), joblib.cpu_count() // 2))] * 2

@@ -10,6 +10,7 @@ on one thread and lets BLAS thread the gemms.
 import contextlib
 import ctypes
 import os
+import warnings
 
 import scipy.linalg.cython_blas  # noqa: F401  (load scipy's BLAS before looking for it)
 
@@ -84,11 +85,22 @@ def team_limit():
     return max(1, min(available_cores(), step.openmp_max_threads()))
 
 
+# (asked, allowed) thread counts already warned about: once each per process
+_warned = set()
+
+
 def thread_count(n_threads):
     """The user's n_threads as fastmlp uses it: more threads than cores only make every
     barrier wait (and, beyond the address space, cannot even be created), so at most
-    team_limit()."""
-    return min(n_threads, team_limit())
+    team_limit(), with a warning the first time."""
+    limit = team_limit()
+    if n_threads > limit and (n_threads, limit) not in _warned:
+        _warned.add((n_threads, limit))
+        warnings.warn(
+            f"n_threads={n_threads}, but this process may run {limit} thread(s) (its "
+            "cores, OMP_NUM_THREADS and threadpoolctl limits); fastmlp uses "
+            f"{limit}. n_threads=None chooses by itself.", UserWarning, stacklevel=4)
+    return min(n_threads, limit)
 
 
 def can_bound_blas():

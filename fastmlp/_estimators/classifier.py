@@ -78,12 +78,15 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         training (see :mod:`fastmlp.callbacks`).
     n_threads : int or None, default=None
         Bound on the threads fastmlp and its BLAS use (at most 4096; beyond the cores
-        this process may use, or in a forked child process, fastmlp uses fewer: more
-        threads than cores only wait for each other). None: all cores, except
-        while other work keeps a core busy: the threads meet at a barrier per layer
-        of each minibatch, and fit then hands the minibatch to one thread, which
-        computes the same result (checked by timing a few minibatches each way
-        about once a second).
+        this process may use, or in a forked child process, fastmlp uses fewer, and
+        says so once: more threads than cores only wait for each other). None: as
+        many as a minibatch's work pays for (small networks and minibatches get
+        fewer: the threads meet at a few barriers per minibatch), within the cores
+        this process may use and its OpenMP limit (``OMP_NUM_THREADS``, which joblib's
+        and Dask's workers set, or ``threadpoolctl.threadpool_limits``). While other
+        work keeps a core busy, fit hands each minibatch to one thread, which
+        computes the same result: it times a few minibatches each way when the fit
+        starts, when the threads' minibatches slow down, and now and then.
     engine : {'cython', 'numpy'}, default='cython'
         'numpy' runs the readable NumPy reference of the same algorithm.
 
