@@ -110,3 +110,29 @@ def test_pool_script_reports_each_run_and_the_pooled_rounds_against_the_targets(
     absent = report["784-256-128-10/32 float32: 2.5x over pytorch"]
     assert absent["runs"] == [None, None] and absent["rounds"] == 0
     assert "out of reach at the bound in 2" in done.stdout
+
+
+def test_contention_script_reports_default_over_best_per_condition(tmp_path):
+    out = tmp_path / "contention.json"
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "contention.py"),
+                           "--quick", "--rounds", "1", "--workloads", "digits",
+                           "--conditions", "idle,busy1,limits1", "--no-sklearn",
+                           "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "default/best" in done.stdout and "kernel=" in done.stdout
+    result = json.loads(out.read_text())["results"]
+    assert set(result) == {"digits idle", "digits busy1", "digits limits1"}
+    for entry in result.values():
+        assert {"fastmlp default", "fastmlp n_threads=1", "fastmlp full team"} <= set(
+            entry["times"])
+        assert all(len(t) == 1 and t[0] > 0 for t in entry["times"].values())
+
+
+def test_team_model_script_sets_the_model_beside_measured_steps(tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "team_model.py"),
+                           "--quick", "--rounds", "1"],
+                          capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "barrier" in done.stdout and "measured 2/1" in done.stdout
+    assert "64-16-10/8" in done.stdout and "64-100-10/8" in done.stdout
