@@ -4,6 +4,8 @@ Both run one training epoch in place on the same flat state (state.py) with the 
 configuration (config.py), and compute the same forward pass, so every test and
 benchmark can run either.
 """
+import dataclasses
+
 import numpy as np
 
 from fastmlp import reference
@@ -37,8 +39,13 @@ class CythonEngine:
                  team_mode=None):
         self.layout = layout
         itemsize = np.dtype(dtype).itemsize
+        # a step too small for a team of fastmlp's is too small for BLAS's threads too
+        self.one_blas_thread = False
         if n_threads is None:
             self.n_threads = self.team_size(layout, config.batch_size, itemsize)
+            self.one_blas_thread = (
+                self.n_threads == 1 and threads.can_bound_blas() and team_model.step_flops(
+                    [int(n) for n in layout.sizes], config.batch_size) < self.TEAM_MAX_FLOPS)
             # a shorter step (an epoch's last) on fewer threads, the full one on all
             self.rows_per_part = 1 if self.n_threads == 1 else team_model.fewest_rows_per_thread(
                 [int(n) for n in layout.sizes], config.batch_size // self.n_threads, itemsize)
@@ -71,6 +78,8 @@ class CythonEngine:
 
     def train_epoch(self, state, X, Y, sample_weight, order, config):
         """One epoch in place on `state`; returns (loss_sum, diverged)."""
+        if self.one_blas_thread and not config.bound_blas:
+            config = dataclasses.replace(config, bound_blas=True)
         loss_sum, steps, state.t, status = epoch.train_epoch(
             state.params, self.grads, list(state.optimizer_state.values()), X, Y,
             sample_weight, order, self.layout.sizes, self.workspace, config, self.n_threads,

@@ -27,8 +27,8 @@ cdef inline double _now() noexcept nogil:
 # then takes many times one thread's. So a probe times PROBE_STEPS full minibatches
 # on one thread playing the team, then one team step that wakes the team's threads,
 # then PROBE_STEPS on the team; one thread takes over when its steps take less than
-# SERIAL_MARGIN of the team's in all (a busy core costs the team about half its speed
-# or more; noise must not decide). The sums, not the fastest steps: beside a busy
+# SERIAL_MARGIN of the team's in all (a busy core costs the team from a sixth to most
+# of its speed; noise must not decide). The sums, not the fastest steps: beside a busy
 # core some team steps are fast (the other process was off the core just then) and
 # most are slow. The team's half stops as soon as it has lost: when its steps so far,
 # or its waking step alone, took more than the serial half / SERIAL_MARGIN. So a
@@ -48,7 +48,7 @@ cdef inline double _now() noexcept nogil:
 # doubling with every probe the team loses in a row, up to SERIAL_PROBE_SECONDS_MOST:
 # beside a core that stays busy, each probe costs a slow team step.
 cdef Py_ssize_t PROBE_STEPS = 3
-cdef double SERIAL_MARGIN = 0.8
+cdef double SERIAL_MARGIN = 0.85
 cdef double PROBE_SECONDS = 1.0
 cdef double SERIAL_PROBE_SECONDS = 0.25
 cdef double SERIAL_PROBE_SECONDS_MOST = 8

@@ -3,6 +3,7 @@ the optimizer streams together sit in memory."""
 import numpy as np
 import pytest
 
+from fastmlp._engine import threads
 from fastmlp._engine.engines import CythonEngine
 from fastmlp._engine.layout import ParameterLayout, staggered_empty
 from fastmlp._engine.registry import OPTIMIZERS, TEAM_MODES
@@ -45,3 +46,15 @@ def test_optimizer_arrays_sit_at_different_page_offsets(dtype, solver):
     np.testing.assert_array_equal(state.params, params)
     assert not np.shares_memory(state.params, params)
     assert not any(a.any() for a in state.optimizer_state.values())
+
+
+def test_a_step_too_small_for_a_team_keeps_blas_on_one_thread_too():
+    # the default's team of one: BLAS's own threads would pay the same barriers
+    config = training_config("adam", "relu", "softmax", 200)
+    small = CythonEngine(ParameterLayout([64, 100, 10]), config, np.float32)
+    assert small.n_threads == 1
+    assert small.one_blas_thread == threads.can_bound_blas()
+    large = CythonEngine(ParameterLayout([784, 256, 128, 10]), config, np.float32)
+    assert large.one_blas_thread is False
+    asked = CythonEngine(ParameterLayout([64, 100, 10]), config, np.float32, n_threads=1)
+    assert asked.one_blas_thread is False   # the user's n_threads bound BLAS through config
