@@ -61,8 +61,10 @@ def test_the_engine_runs_its_full_minibatch_on_its_whole_team(batch_size):
     assert batch_size // engine.rows_per_part >= engine.n_threads
 
 
-def test_a_team_overhead_measurement_is_positive_and_small():
+def test_a_team_overhead_measurement_is_small():
+    # the region's cost is a difference of two timings: on a busy machine it may come
+    # out below 0, but never by much
     region, barrier = step.team_overhead(2, 2000)
-    assert 0 < region < 0.01 and 0 < barrier < 0.01
+    assert abs(region) < 0.01 and 0 < barrier < 0.01
     with pytest.raises(ValueError, match="at least 1"):
         step.team_overhead(0, 10)
