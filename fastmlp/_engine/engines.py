@@ -25,7 +25,7 @@ class CythonEngine:
     config : TrainingConfig
     dtype : numpy dtype of the parameters and data
     n_threads : int or None
-        The team size for a step; None: chosen by team_size.
+        The team size for a step; None: chosen by _default_threads (team_model.py).
     dense_input : bool
         False for a CSR X, which the kernels read in place (no input batch buffer).
     team_mode : {'adaptive', 'always', 'serial'} or None
@@ -39,18 +39,12 @@ class CythonEngine:
                  team_mode=None):
         self.layout = layout
         itemsize = np.dtype(dtype).itemsize
-        # a step too small for a team of fastmlp's is too small for BLAS's threads too
-        self.one_blas_thread = False
         if n_threads is None:
-            self.n_threads = self.team_size(layout, config.batch_size, itemsize)
-            self.one_blas_thread = (
-                self.n_threads == 1 and threads.can_bound_blas() and team_model.step_flops(
-                    [int(n) for n in layout.sizes], config.batch_size) < self.TEAM_MAX_FLOPS)
-            # a shorter step (an epoch's last) on fewer threads, the full one on all
-            self.rows_per_part = 1 if self.n_threads == 1 else team_model.fewest_rows_per_thread(
-                [int(n) for n in layout.sizes], config.batch_size // self.n_threads, itemsize)
-        else:   # the user's threads: every step that has the rows for them
-            self.n_threads, self.rows_per_part = n_threads, 1
+            self.n_threads, self.rows_per_part, self.one_blas_thread = self._default_threads(
+                layout, config.batch_size, itemsize)
+        else:   # the user's threads: every step that has the rows for them; the
+            # user's bound reaches BLAS through config.bound_blas
+            self.n_threads, self.rows_per_part, self.one_blas_thread = n_threads, 1, False
         if team_mode is None:
             team_mode = "always" if config.bound_blas else "adaptive"
         self.team_mode = TEAM_MODES[team_mode]
@@ -68,13 +62,19 @@ class CythonEngine:
     TEAM_MAX_FLOPS = 1e10
 
     @classmethod
-    def team_size(cls, layout, batch_size, itemsize=4):
-        """Threads for a full minibatch's step: what the team's cost model
-        (team_model.py) finds fastest within the threads fastmlp may use."""
+    def _default_threads(cls, layout, batch_size, itemsize):
+        """(threads for a full minibatch, fewest rows per thread of a shorter one,
+        whether BLAS stays on one thread) when the user left n_threads to fastmlp."""
         sizes = [int(n) for n in layout.sizes]
         if team_model.step_flops(sizes, batch_size) >= cls.TEAM_MAX_FLOPS:
-            return 1
-        return team_model.best_team(sizes, batch_size, threads.kernel_threads(), itemsize)
+            return 1, 1, False   # one thread, and BLAS's own threads
+        n_threads = team_model.best_team(sizes, batch_size, threads.kernel_threads(),
+                                         itemsize)
+        if n_threads == 1:   # too small for a team: too small for BLAS's threads too
+            return 1, 1, threads.can_bound_blas()
+        # a shorter step (an epoch's last) on fewer threads, the full one on all
+        return n_threads, team_model.fewest_rows_per_thread(
+            sizes, batch_size // n_threads, itemsize), False
 
     def train_epoch(self, state, X, Y, sample_weight, order, config):
         """One epoch in place on `state`; returns (loss_sum, diverged)."""
