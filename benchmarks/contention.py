@@ -414,6 +414,8 @@ def main(argv=None):
                              "--quick 0.1)")
     parser.add_argument("--no-sklearn", action="store_true",
                         help="skip scikit-learn's MLPClassifier (the slowest contender)")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="skip the PyTorch loop even where torch is installed")
     parser.add_argument("--json", metavar="PATH",
                         help="also write every per-round time and the summaries here")
     args = parser.parse_args(argv)
@@ -422,11 +424,12 @@ def main(argv=None):
     conditions = parse_list(args.conditions, CONDITIONS, "--conditions")
     workloads = select_workloads(args)
     settle = args.settle if args.settle is not None else (0.1 if args.quick else 0.5)
-    with_torch = torch_available()
+    with_torch = not args.no_torch and torch_available()
 
     facts = machine_facts()
     facts.append(f"full team: n_threads={available_cores()}; pytorch: "
-                 + ("installed, compared" if with_torch else "not installed, skipped")
+                 + ("compared" if with_torch else
+                    "skipped (--no-torch)" if args.no_torch else "not installed, skipped")
                  + ("; scikit-learn: skipped (--no-sklearn)" if args.no_sklearn else ""))
     print("\n".join(facts), flush=True)
     result = {"machine": facts, "rounds": args.rounds, "settle": settle,

@@ -17,6 +17,10 @@ from fastmlp._kernels.dropout cimport Dropout, step_key
 from fastmlp._kernels.signals cimport monotonic_seconds, reraise, signal_raised
 from fastmlp._kernels.step cimport Step, StepContext, close_context, open_context, run_step
 
+cdef extern from "cpu_load.h" nogil:
+    int fastmlp_allowed_cpus_busy(double* busy_seconds, int* n_cpus)
+    double fastmlp_process_cpu_seconds()
+
 cdef inline double _now() noexcept nogil:
     return monotonic_seconds()
 
@@ -47,6 +51,16 @@ cdef inline double _now() noexcept nogil:
 # free again (another library's threads that still spin after their work, for one),
 # doubling with every probe the team loses in a row, up to SERIAL_PROBE_SECONDS_MOST:
 # beside a core that stays busy, each probe costs a slow team step.
+#
+# Before a probe wakes the team, the kernel's CPU counts say whether other processes
+# took the cores since the last look (cpu_load.h): when they took more than the
+# cores the team leaves free, plus LOAD_MARGIN_CORES, one thread plays the team with
+# no probe, and the counts are read again SERIAL_PROBE_SECONDS later. The watch
+# looks too, as soon as it finds the team's steps slow. This spares a busy machine
+# the team's waking steps and its slow steps; the probe stays the judge whenever the
+# counts see free cores (a CPU quota, for one, takes time they do not show).
+# The counts are per scheduler tick, so the look spans LOAD_MIN_SECONDS at least:
+# a fit's first look spans the time since the last fit, or since the import.
 cdef Py_ssize_t PROBE_STEPS = 3
 cdef double SERIAL_MARGIN = 0.85
 cdef double PROBE_SECONDS = 1.0
@@ -54,6 +68,8 @@ cdef double SERIAL_PROBE_SECONDS = 0.25
 cdef double SERIAL_PROBE_SECONDS_MOST = 8
 cdef double PROBE_COST_RATIO = 100
 cdef double SLOW_STEPS = 3
+cdef double LOAD_MIN_SECONDS = 0.1
+cdef double LOAD_MARGIN_CORES = 0.5
 
 
 cdef struct Probe:
@@ -69,17 +85,87 @@ cdef struct Probe:
     double serial_step  # the last probe's mean serial step, seconds
     double excess       # the team's watched steps' time beyond serial steps (see above)
     double losses       # the probes the team lost in a row
+    # the last look at the cores (see above): when, the allowed CPUs' busy seconds
+    # and this process's CPU seconds then; load_time 0: none
+    double load_time
+    double load_busy
+    double load_own
+    double load_skips   # the probes the counts skipped, in all
+
+
+# The last look at the cores a fit took, for the next fit's first look: its
+# load_time, load_busy and load_own, written with the GIL held.
+cdef double _last_load[3]
+
+
+cdef bint _look_at_cores(double* when, double* busy, double* own,
+                         int* n_cpus) noexcept nogil:
+    """A look at the cores now; False when the counts cannot be read."""
+    own[0] = fastmlp_process_cpu_seconds()
+    when[0] = _now()
+    return own[0] >= 0 and fastmlp_allowed_cpus_busy(busy, n_cpus) == 0
+
+
+cdef double others_cores(double busy_delta, double own_delta,
+                         double interval) noexcept nogil:
+    """The cores other processes took over an interval: the allowed CPUs' busy
+    seconds less this process's own, per second."""
+    return (busy_delta - own_delta) / interval
+
+
+cdef bint _cores_taken(Probe* probe, Py_ssize_t n_threads) noexcept nogil:
+    """Whether other processes took more of the cores since the last look than a
+    team of n_threads leaves free (plus LOAD_MARGIN_CORES). Looks again when the
+    last look is LOAD_MIN_SECONDS old or more (or there was none)."""
+    cdef double when, busy, own, others
+    cdef int n_cpus
+    cdef bint taken = False
+    if probe.load_time > 0 and _now() - probe.load_time < LOAD_MIN_SECONDS:
+        return False
+    if not _look_at_cores(&when, &busy, &own, &n_cpus):
+        return False
+    if probe.load_time > 0:
+        others = others_cores(busy - probe.load_busy, own - probe.load_own,
+                              when - probe.load_time)
+        taken = others > n_cpus - n_threads + LOAD_MARGIN_CORES
+    probe.load_time, probe.load_busy, probe.load_own = when, busy, own
+    return taken
+
+
+def look_at_cores():
+    """One look at the cores, as the adaptive team takes it: (monotonic seconds,
+    busy seconds of the CPUs this process may run on, this process's CPU seconds);
+    the first is 0 where the kernel's counts cannot be read."""
+    cdef double when, busy = 0, own
+    cdef int n_cpus
+    if not _look_at_cores(&when, &busy, &own, &n_cpus):
+        return 0.0, 0.0, 0.0
+    return when, busy, own
+
+
+def cores_taken_by_others(double busy_delta, double own_delta, double interval,
+                          int n_cpus, int n_threads):
+    """The adaptive team's rule on two looks at the cores: (the cores other
+    processes took, whether that leaves too few for a team of n_threads)."""
+    cdef double others = others_cores(busy_delta, own_delta, interval)
+    return others, others > n_cpus - n_threads + LOAD_MARGIN_CORES
+
+
+_last_load[0], _last_load[1], _last_load[2] = look_at_cores()
 
 
 # The Probe as a fit keeps it from epoch to epoch (new_probe_memory): its fields, in order.
 PROBE_FIELDS = ("team_wins", "left", "team_seconds", "serial_seconds", "waking_seconds",
-                "next_time", "earliest", "serial_step", "excess", "losses")
+                "next_time", "earliest", "serial_step", "excess", "losses",
+                "load_time", "load_busy", "load_own", "load_skips")
 
 
 def new_probe_memory():
-    """The adaptive team's memory at the start of a fit: the team, probing at once."""
+    """The adaptive team's memory at the start of a fit: the team, probing at once,
+    from the last fit's last look at the cores."""
     memory = np.zeros(len(PROBE_FIELDS), dtype=np.float64)
     memory[0] = 1
+    memory[10:13] = _last_load
     return memory
 
 
@@ -91,6 +177,8 @@ cdef void _probe_load(Probe* probe, const double[::1] memory) noexcept nogil:
     probe.next_time, probe.earliest = memory[5], memory[6]
     probe.serial_step, probe.excess = memory[7], memory[8]
     probe.losses = memory[9]
+    probe.load_time, probe.load_busy, probe.load_own = memory[10], memory[11], memory[12]
+    probe.load_skips = memory[13]
 
 
 cdef void _probe_store(const Probe* probe, double[::1] memory) noexcept nogil:
@@ -101,11 +189,24 @@ cdef void _probe_store(const Probe* probe, double[::1] memory) noexcept nogil:
     memory[5], memory[6] = probe.next_time, probe.earliest
     memory[7], memory[8] = probe.serial_step, probe.excess
     memory[9] = probe.losses
+    memory[10], memory[11], memory[12] = probe.load_time, probe.load_busy, probe.load_own
+    memory[13] = probe.load_skips
 
 
-cdef bint _probe_choice(Probe* probe, bint serial) noexcept nogil:
+cdef void _skip_probe(Probe* probe) noexcept nogil:
+    """The cores are taken: one thread plays the team with no probe; look again soon."""
+    probe.team_wins = False
+    probe.excess = 0
+    probe.next_time = _now() + SERIAL_PROBE_SECONDS
+    probe.load_skips += 1
+
+
+cdef bint _probe_choice(Probe* probe, bint serial, Py_ssize_t n_threads) noexcept nogil:
     """Whether this full minibatch runs serially: a probe step's way, or the choice."""
     if probe.left == 0 and _now() >= probe.next_time:
+        if _cores_taken(probe, n_threads):
+            _skip_probe(probe)
+            return True
         probe.left = 2 * PROBE_STEPS + 1
         probe.team_seconds = probe.serial_seconds = probe.waking_seconds = 0
     if probe.left > 0:
@@ -135,16 +236,20 @@ cdef void _probe_end(Probe* probe) noexcept nogil:
         probe.losses += 1
 
 
-cdef void _probe_record(Probe* probe, bint serial, double seconds) noexcept nogil:
+cdef void _probe_record(Probe* probe, bint serial, double seconds,
+                        Py_ssize_t n_threads) noexcept nogil:
     """Count a full minibatch's step: a probe step, or a team step watched for a
-    core turning busy."""
+    core turning busy (a look at the cores first: it costs no probe)."""
     cdef double lost_at
     if probe.left == 0:
         if not serial:
             probe.excess = max(probe.excess + seconds - probe.serial_step,
                                -SLOW_STEPS * probe.serial_step)
             if probe.excess >= SLOW_STEPS * probe.serial_step:
-                probe.next_time = probe.earliest
+                if _cores_taken(probe, n_threads):
+                    _skip_probe(probe)
+                else:
+                    probe.next_time = probe.earliest
         return
     if probe.left > PROBE_STEPS + 1:
         probe.serial_seconds += seconds
@@ -270,11 +375,11 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 # full minibatches are timed, to probe and to watch the team
                 timed = team_mode == ADAPTIVE and n_parts > 1 and s.rows == batch_size
                 if timed:
-                    serial = _probe_choice(&probe, serial)
+                    serial = _probe_choice(&probe, serial, n_threads)
                     step_start = _now()
                 run_step(&c, &s, n_parts, serial)
                 if timed:
-                    _probe_record(&probe, serial, _now() - step_start)
+                    _probe_record(&probe, serial, _now() - step_start, n_threads)
                 n_parts = <Py_ssize_t> c.partials[0]
                 batch_loss = 0
                 sumsq = 0
@@ -299,6 +404,9 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
         free(dropout)
         close_context(&c)
     _probe_store(&probe, probe_memory)
+    if probe.load_time > 0:
+        _last_load[0], _last_load[1], _last_load[2] = \
+            probe.load_time, probe.load_busy, probe.load_own
     if status == INTERRUPTED:
         reraise()
     return loss_sum, steps, t, status

@@ -60,9 +60,11 @@ def test_one_thread_playing_the_team_computes_what_the_team_computes(dtype, n_th
         if mode == "adaptive":
             # it finished a probe (a serial half, then at least the team's waking step):
             # the mean serial step and the next probe's time are set; a later probe may
-            # have started since, so its sums may be anything
+            # have started since, so its sums may be anything. Unless the look at the
+            # cores found them busy (a loaded machine): then it skipped the probe.
             probe = dict(zip(PROBE_FIELDS, engine.probe_memory))
-            assert probe["serial_step"] > 0 and probe["next_time"] > 0
+            assert probe["next_time"] > 0
+            assert probe["serial_step"] > 0 or probe["load_skips"] > 0
     for mode in ("serial", "adaptive"):
         assert losses[mode] == losses["always"]
         assert states[mode].n_steps == states["always"].n_steps == 18
