@@ -4,9 +4,11 @@
 """
 from fastmlp._estimators.classifier import MLPClassifier
 from fastmlp._estimators.regressor import MLPRegressor
+from fastmlp.config import config_context, get_config, set_config
 
 __version__ = "0.1.0"
-__all__ = ["MLPClassifier", "MLPRegressor", "load", "__version__"]
+__all__ = ["MLPClassifier", "MLPRegressor", "load", "config_context", "get_config",
+           "set_config", "__version__"]
 
 
 def load(path):

@@ -417,3 +417,55 @@ def test_train_plot_without_matplotlib_fails_before_training(tmp_path, digits_np
                           timeout=120, cwd=tmp_path, env=ENV)
     assert_one_line_error(done, "pip install fastmlp[plot]", code=1)
     assert done.stdout == ""   # nothing was loaded or trained
+
+
+def test_an_interrupted_train_saves_the_model_of_the_last_whole_epoch(tmp_path, digits_npz):
+    # Ctrl-C as a terminal sends it, once the first epoch's line is out
+    import signal
+    import threading
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fastmlp", "train", "--data", str(digits_npz), "--out",
+         "model.npz", "--hidden", "64", "--epochs", "1000", "--batch-size", "1"],
+        cwd=tmp_path, env=dict(ENV, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = threading.Timer(120, child.kill)   # a hang fails, not hangs
+    deadline.start()
+    try:
+        for line in child.stdout:
+            if re.search(r"epoch +1/1000", line):
+                child.send_signal(signal.SIGINT)
+                break
+        stdout, stderr = child.communicate()
+    finally:
+        deadline.cancel()
+    assert child.returncode == 130, stderr
+    said = re.search(r"interrupted in epoch (\d+): the model of the last whole epoch "
+                     r"\((\d+)\) saved to model.npz", stderr)
+    assert said, stderr
+    assert "Traceback" not in stderr
+    saved = fastmlp.load(tmp_path / "model.npz")
+    assert saved.n_iter_ == int(said.group(2)) == int(said.group(1)) - 1 >= 1
+    assert saved.predict(np.zeros((1, saved.n_features_in_))).shape == (1,)
+
+
+def test_a_recipe_sets_the_parameters_the_options_do_not(tmp_path, digits_npz, capsys):
+    from fastmlp.cli.commands import training_params
+    from fastmlp.cli.parser import build_parser
+    from fastmlp.recipes import RECIPES
+    recipe = RECIPES["fashion-mnist"]
+    args = build_parser().parse_args(["train", "--data", "digits", "--recipe",
+                                      "fashion-mnist", "--epochs", "2", "--lr", "0.01"])
+    params = training_params(args)
+    assert params["max_iter"] == 2 and params["learning_rate_init"] == 0.01   # given
+    for name in ("hidden_layer_sizes", "lr_schedule", "label_smoothing", "dropout",
+                 "warmup_epochs", "tol"):
+        assert params[name] == recipe[name]                                  # recipe's
+    plain = training_params(build_parser().parse_args(["train", "--data", "digits"]))
+    assert plain["hidden_layer_sizes"] == (256, 128) and plain["lr_schedule"] == "constant"
+    assert main(["train", "--data", str(digits_npz), "--recipe", "fashion-mnist",
+                 "--hidden", "16", "--epochs", "2", "--quiet",
+                 "--out", str(tmp_path / "m.npz")]) == 0
+    assert "cosine schedule, 1 warm-up epochs" in capsys.readouterr().out
+    model = fastmlp.load(tmp_path / "m.npz")
+    assert model.lr_schedule == "cosine" and model.label_smoothing == recipe["label_smoothing"]
+    assert len(model.learning_rate_curve_) == 2

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.datasets import make_digits
 from fastmlp.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
@@ -314,7 +315,9 @@ def test_ctrl_c_stops_fit_mid_epoch_and_keeps_the_last_whole_epoch():
     # job), where interrupt_main would do nothing
     previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with pytest.raises(KeyboardInterrupt) as interrupted:
+        # the setting that re-raises (the default warns and returns, as scikit-learn)
+        with pytest.raises(KeyboardInterrupt) as interrupted, \
+                fastmlp.config_context(interrupt="raise"):
             model.fit(X, y)
     finally:
         for timer in timers:

@@ -11,10 +11,10 @@ def test_partial_fit_needs_the_classes_on_the_first_call():
     X, y = blobs(n=60)
     with pytest.raises(ValueError, match="classes"):
         classifier((4,)).partial_fit(X, y)
-    with pytest.raises(ValueError, match="not in classes"):
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
         classifier((4,)).partial_fit(X, y, classes=[0, 1])      # y also has 2
     model = classifier((4,)).partial_fit(X, y, classes=[0, 1, 2])
-    with pytest.raises(ValueError, match="not in classes"):
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
         model.partial_fit(X, np.where(y == 2, 7, y))
 
 

@@ -133,8 +133,10 @@ def test_ctrl_c_sent_to_the_process_stops_a_long_fit_inside_its_epoch():
     code = """
     import signal, traceback, warnings
     import numpy as np
+    import fastmlp
     from fastmlp import MLPClassifier
     warnings.simplefilter("ignore")
+    fastmlp.set_config(interrupt="raise")   # an application that must stop on Ctrl-C
     signal.signal(signal.SIGINT, signal.default_int_handler)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20_000, 64)).astype(np.float32)
@@ -187,15 +189,18 @@ def test_threadpool_limits_of_one_keeps_fit_on_one_thread():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 512)).astype(np.float32)
     y = rng.integers(0, 3, 2000)
-    def fit():   # a network whose minibatches are worth a team
-        MLPClassifier((256, 128), batch_size=128, max_iter=2, random_state=0).fit(X, y)
+    def fit(n_threads):   # a network whose minibatches are worth a team
+        MLPClassifier((256, 128), batch_size=128, max_iter=2, random_state=0,
+                      n_threads=n_threads).fit(X, y)
     def threads():
         return len(os.listdir("/proc/self/task"))
     before = threads()
     with threadpool_limits(1):
-        fit()
+        fit(None)   # the default
+        fit(2)      # and a team asked for
     limited = threads() - before
-    fit()
+    # a team asked for (the default would leave it asleep beside a busy core)
+    fit(2)
     print("new threads:", limited, threads() - before - limited)
     """)
     assert done.returncode == 0, done.stderr

@@ -5,6 +5,7 @@ fastmlp/_engine/state.py) and publishes the fitted attributes all at once after 
 so the model always holds whole epochs: Ctrl-C keeps the last one, and an error
 (a diverging loss) puts back what the model held before the fit.
 """
+import copy
 import time
 import warnings
 from types import SimpleNamespace
@@ -18,9 +19,9 @@ from fastmlp._engine import threads
 from fastmlp._engine.config import TrainingConfig
 from fastmlp._engine.engines import ENGINES
 from fastmlp._engine.layout import ParameterLayout, glorot_uniform
-from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES
+from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES, OPTIMIZERS
 from fastmlp._engine.state import TrainingState
-from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, EstimatorBase
+from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, EstimatorBase, get_scorer
 from fastmlp._estimators.validation import (
     all_finite,
     check_dropout,
@@ -32,7 +33,51 @@ from fastmlp._estimators.validation import (
 from fastmlp._kernels import gradient
 from fastmlp._kernels.row_predict import RowPlan, RowPredictor
 from fastmlp.callbacks import ProgressBar
+from fastmlp.config import get_config
 from fastmlp.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
+from fastmlp.schedules import Plateau, schedule_for
+
+# scikit-learn's words for a fit whose weights became NaN or infinite: every
+# DivergenceError starts with them, so code that matches on them works with both.
+NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may "
+                      "contain large values and need to be preprocessed.")
+
+
+# X_val's columns sit this many of X's standard deviations away from X's means (the
+# median over the columns): X_val was not transformed as X was. Two samples of the
+# same data differ by about 1 / sqrt(rows) standard deviations.
+UNLIKE_STANDARD_DEVIATIONS = 2.0
+
+
+def _warn_if_unlike(X, X_val):
+    """Warn when X_val looks transformed unlike X: inside a Pipeline, fit parameters
+    such as X_val reach the last step as they were given, untransformed."""
+    if scipy.sparse.issparse(X) or scipy.sparse.issparse(X_val) or X.shape[0] < 2:
+        return
+    mean, std = X.mean(axis=0, dtype=np.float64), X.std(axis=0, dtype=np.float64)
+    shift = np.abs(X_val.mean(axis=0, dtype=np.float64) - mean)
+    varying = std > 0
+    if not varying.any():
+        return
+    distance = float(np.median(shift[varying] / std[varying]))
+    if distance > UNLIKE_STANDARD_DEVIATIONS:
+        warnings.warn(
+            f"X_val's column means sit {distance:.1f} standard deviations (the median "
+            "over the columns) from X's: was X_val transformed as X was? Inside a "
+            "Pipeline, pipe.fit(..., step__X_val=...) passes X_val to the step "
+            "untransformed; with scikit-learn's metadata routing on "
+            "(sklearn.set_config(enable_metadata_routing=True)), use "
+            "Pipeline(..., transform_input=['X_val']) and "
+            "step.set_fit_request(X_val=True, y_val=True), or transform X_val with "
+            "pipe[:-1].transform first.", UserWarning, stacklevel=4)
+
+
+def has_stochastic_solver(estimator):
+    """partial_fit's condition (scikit-learn's, with its words): a minibatch solver."""
+    if estimator.solver not in OPTIMIZERS:
+        raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                             f"{estimator.solver} is not stochastic.")
+    return True
 
 
 def check_random_state(seed):
@@ -118,7 +163,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
     # --- fitting -------------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False,
-             classes=None):
+             classes=None, sample_weight_val=None):
         hidden = check_hyperparameters(self.get_params(), ENGINES)
         if incremental and self.solver == "lbfgs":
             raise ValueError("partial_fit needs a stochastic solver ('adam' or 'sgd'), "
@@ -144,9 +189,10 @@ class BaseMultilayerPerceptron(EstimatorBase):
         layout = ParameterLayout([X.shape[1], *hidden, Y.shape[1]])
         params = self._initial_parameters(layout, rng, X.dtype, first_pass)
         validation = self._validation_data(X, Y, sample_weight, X_val, y_val, out_activation,
-                                           target_attributes, rng)
+                                           target_attributes, rng, sample_weight_val)
         if validation is not None and validation.split:
             X, Y, sample_weight = validation.train
+        Y = self._training_targets(Y, out_activation)
 
         before = dict(self.__dict__)
         try:
@@ -162,6 +208,10 @@ class BaseMultilayerPerceptron(EstimatorBase):
             self.__dict__.update(before)   # the model as it was before this fit
             raise
         return self
+
+    def _training_targets(self, Y, out_activation):
+        """The targets the network trains on (the classifier smooths its labels)."""
+        return Y
 
     def _check_layers(self, hidden):
         widths = tuple(c.shape[1] for c in self.coefs_[:-1])
@@ -238,8 +288,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
         # loss and weights are checked too (one pass over the parameters).
         if diverged or not np.isfinite(loss_sum) or not all_finite(training.state.params):
             raise DivergenceError(
-                "the training loss or the weights became NaN or infinite; try a smaller "
-                "learning_rate_init or scaling X. The model was left as it was before fit.")
+                f"{NON_FINITE_WEIGHTS} The training loss or the weights became NaN or "
+                "infinite; try a smaller learning_rate_init or scaling X. The model was "
+                "left as it was before fit.")
         return loss_sum / X.shape[0]
 
     def _fit_stochastic(self, X, Y, sample_weight, validation, layout, params, rng,
@@ -257,13 +308,23 @@ class BaseMultilayerPerceptron(EstimatorBase):
                                                                None) or []),
             validation_losses=[] if restart else list(getattr(self, "validation_loss_curve_",
                                                                None) or []),
+            learning_rates=[] if restart or not incremental else list(
+                getattr(self, "learning_rate_curve_", None) or []),
             best_validation=None, best_validation_score=None, best_params=None, n_iter=0)
+        # fit starts the schedule over max_iter epochs; partial_fit goes on with it
+        schedule = getattr(self, "_lr_schedule", None) if incremental and not restart \
+            else None
+        if schedule is None:
+            schedule = schedule_for(self.lr_schedule)
+        scheduled = self.lr_schedule != "constant" or self.warmup_epochs > 0
         if validation is not None and validation.monitor:
             history.best_loss = None   # scikit-learn: no best_loss_ under early stopping
         callbacks = list(self.callbacks or [])
         if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
             callbacks.append(ProgressBar())
         common = self._common_attributes(layout, X, Y, out_activation, target_attributes, names)
+        if validation is not None:
+            validation.common = common   # for a scorer's view of the model
 
         def publish(params):
             coefs, intercepts = layout.unpack(params)
@@ -273,7 +334,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
                 loss_curve_=list(history.loss_curve), best_loss_=history.best_loss,
                 n_iter_=history.n_iter, t_=history.t,
                 _no_improvement_count=history.no_improvement,
-                _learning_rate=training.config.learning_rate, _solver_state=state)
+                learning_rate_curve_=list(history.learning_rates),
+                _learning_rate=training.config.learning_rate, _solver_state=state,
+                _lr_schedule=schedule)
             if validation is not None:
                 attributes.update(validation_scores_=list(history.validation_scores),
                                   validation_loss_curve_=list(history.validation_losses),
@@ -283,19 +346,44 @@ class BaseMultilayerPerceptron(EstimatorBase):
                                   validation_loss_curve_=None)
             self.__dict__.update(attributes)
 
+        keeps_best = validation is not None and validation.monitor
+        if keeps_best:   # the weights to keep should no epoch improve on them
+            history.best_params = state.params.copy()
         try:
             for _ in range(self.max_iter):
+                if scheduled:   # the epochs of this schedule so far: its position
+                    training.config.learning_rate = schedule(
+                        len(history.learning_rates), self.learning_rate_init, self.max_iter,
+                        self.warmup_epochs)
                 started = time.perf_counter()
-                loss = self._run_epoch(training, X, Y, sample_weight)
-                seconds = time.perf_counter() - started
+                losses_before = len(history.loss_curve)
+                try:
+                    loss = self._run_epoch(training, X, Y, sample_weight)
+                    seconds = time.perf_counter() - started
+                    metrics = {"epoch": history.n_iter + 1, "max_iter": self.max_iter,
+                               "loss": loss, "learning_rate": training.config.learning_rate,
+                               "seconds": seconds,
+                               "samples_per_second": X.shape[0] / max(seconds, 1e-12)}
+                    history.loss_curve.append(loss)
+                    improved = self._update_no_improvement(history, validation, training,
+                                                           metrics)
+                except DivergenceError:
+                    if not keeps_best:
+                        raise
+                    # scikit-learn goes on to max_iter on NaN weights and then restores
+                    # the best epoch's; the same model, without the useless epochs
+                    del history.loss_curve[losses_before:]
+                    self.__dict__["_solver_state"] = None
+                    warnings.warn(f"{NON_FINITE_WEIGHTS} The training loss or the weights "
+                                  f"became NaN or infinite in epoch {history.n_iter + 1}: "
+                                  "training stopped there, and the model keeps the best "
+                                  "epoch's weights (early_stopping).", ConvergenceWarning)
+                    break
                 history.n_iter += 1
                 history.t += X.shape[0]
-                history.loss_curve.append(loss)
-                metrics = {"epoch": history.n_iter, "max_iter": self.max_iter, "loss": loss,
-                           "learning_rate": training.config.learning_rate,
-                           "seconds": seconds,
-                           "samples_per_second": X.shape[0] / max(seconds, 1e-12)}
-                improved = self._update_no_improvement(history, validation, training, metrics)
+                history.learning_rates.append(training.config.learning_rate)
+                if isinstance(schedule, Plateau):
+                    schedule.observe(metrics.get("validation_loss", loss), self.tol)
                 if improved and validation is not None and validation.monitor:
                     if history.best_params is None:
                         history.best_params = np.empty_like(state.params)
@@ -327,7 +415,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
             # The model holds the last whole epoch (published above); the optimizer
             # state went on into the interrupted one, so partial_fit starts afresh.
             self.__dict__["_solver_state"] = None
-            raise
+            if get_config()["interrupt"] == "raise":
+                raise
+            warnings.warn("Training interrupted by user.")   # scikit-learn's words
         if history.best_params is not None:
             publish(history.best_params)   # early stopping: the best epoch's weights
 
@@ -370,26 +460,46 @@ class BaseMultilayerPerceptron(EstimatorBase):
                                          validation.out_activation)
         if not all_finite(P):   # a logit overflowed: no score or loss to go by
             raise DivergenceError(
-                "the network's output on the validation data became NaN or infinite; try "
-                "a smaller learning_rate_init or scaling X. The model was left as it was "
-                "before fit.")
+                f"{NON_FINITE_WEIGHTS} The network's output on the validation data became "
+                "NaN or infinite; try a smaller learning_rate_init or scaling X. The model "
+                "was left as it was before fit.")
         weights = validation.sample_weight
         losses = reference.per_sample_losses(validation.Y, P,
                                              LOSS_FOR_OUTPUT[validation.out_activation])
         loss = float(np.average(losses, weights=weights))
-        return self._score_output(P, validation.y, weights, validation.targets), loss
+        if self.scoring is None:
+            return self._score_output(P, validation.y, weights, validation.targets), loss
+        return self._scored(validation, coefs, intercepts), loss
+
+    def _scored(self, validation, coefs, intercepts):
+        """The `scoring` scorer's value for the given parameters on the validation data:
+        the scorer sees a copy of this model holding them (scorers call predict)."""
+        view = copy.copy(self)
+        view.__dict__.update(validation.common, coefs_=list(coefs),
+                             intercepts_=list(intercepts))
+        view.__dict__.pop("feature_names_in_", None)   # validation.X is an array now
+        scorer = get_scorer(self.scoring) if isinstance(self.scoring, str) else self.scoring
+        if validation.sample_weight is None:
+            return float(scorer(view, validation.X, validation.y))
+        return float(scorer(view, validation.X, validation.y,
+                            sample_weight=validation.sample_weight))
 
     def _validation_data(self, X, Y, sample_weight, X_val, y_val, out_activation,
-                         target_attributes, rng):
+                         target_attributes, rng, sample_weight_val=None):
         """Validation data, split off X (early stopping) or given; None when there is none."""
         if (X_val is None) != (y_val is None):
             raise ValueError("pass both X_val and y_val, or neither")
+        if sample_weight_val is not None and X_val is None:
+            raise ValueError("sample_weight_val needs X_val and y_val")
         if X_val is not None:
             X_val = check_X(X_val, dtype=X.dtype, n_features=X.shape[1],
                             estimator_name=type(self).__name__)
             y_val = check_y(y_val, X_val, type(self).__name__)
             Y_val = self._encode_validation_targets(y_val, X.dtype, target_attributes)
-            return SimpleNamespace(X=X_val, Y=Y_val, y=np.asarray(y_val), sample_weight=None,
+            weights_val = check_sample_weight(sample_weight_val, X_val.shape[0], X.dtype)
+            _warn_if_unlike(X, X_val)
+            return SimpleNamespace(X=X_val, Y=Y_val, y=np.asarray(y_val),
+                                   sample_weight=weights_val,
                                    monitor=self.early_stopping, split=False,
                                    out_activation=out_activation, targets=target_attributes)
         if not self.early_stopping or self.solver == "lbfgs":
@@ -450,6 +560,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
         if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
             callbacks.append(ProgressBar())
         history = SimpleNamespace(n_iter=0, started=time.perf_counter(), scores=[], losses=[])
+        common = self._common_attributes(layout, X, Y, out_activation, target_attributes, names)
+        if validation is not None:
+            validation.common = common   # for a scorer's view of the model
 
         def loss_and_gradient(theta):
             params = theta.astype(X.dtype)
@@ -490,17 +603,18 @@ class BaseMultilayerPerceptron(EstimatorBase):
             callback=after_iteration if callbacks or validation is not None else None,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
         if not (np.isfinite(result.fun) and all_finite(result.x)):
-            raise DivergenceError("L-BFGS reached a NaN or infinite loss or weights; the "
-                                  "model was left as it was before fit.")
+            raise DivergenceError(f"{NON_FINITE_WEIGHTS} L-BFGS reached a NaN or infinite "
+                                  "loss or weights; the model was left as it was before "
+                                  "fit.")
         if result.status not in (0, 99):   # 99: a callback stopped it
             warnings.warn(f"lbfgs failed to converge after {result.nit} iterations "
                           f"(status={result.status}): {result.message}. Increase max_iter "
                           "or max_fun, or scale the data.", ConvergenceWarning)
         coefs, intercepts = layout.unpack(result.x.astype(X.dtype))
         attributes = dict(
-            self._common_attributes(layout, X, Y, out_activation, target_attributes, names),
-            coefs_=coefs, intercepts_=intercepts, loss_=float(result.fun),
-            n_iter_=int(result.nit), t_=X.shape[0], _solver_state=None)
+            common, coefs_=coefs, intercepts_=intercepts, loss_=float(result.fun),
+            n_iter_=int(result.nit), t_=X.shape[0], _solver_state=None,
+            learning_rate_curve_=None)
         if validation is not None:
             attributes.update(validation_scores_=history.scores,
                               validation_loss_curve_=history.losses,

@@ -4,9 +4,15 @@ import warnings
 import numpy as np
 
 from fastmlp._engine.registry import HIDDEN_ACTIVATIONS, SOLVERS, choices
-from fastmlp._estimators.base import BaseMultilayerPerceptron
-from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, ClassifierBase, accuracy
+from fastmlp._estimators.base import BaseMultilayerPerceptron, has_stochastic_solver
+from fastmlp._estimators.sklearn_compat import (
+    HAVE_SKLEARN,
+    ClassifierBase,
+    accuracy,
+    available_if,
+)
 from fastmlp.exceptions import DataConversionWarning
+from fastmlp.schedules import SCHEDULES
 
 
 class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
@@ -73,6 +79,34 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         count)``), multiplied into sample_weight.
     monitor : {'validation_score', 'validation_loss'}, default='validation_score'
         What early stopping watches.
+    lr_schedule : %(schedules)s or callable, default='constant'
+        The learning rate of each epoch, for every minibatch solver (see
+        :mod:`fastmlp.schedules`): 'cosine' decays from learning_rate_init to 0 at
+        the end of max_iter epochs; 'onecycle' rises from learning_rate_init / 25 to
+        it over the warm-up (or 30%% of the epochs), then falls to
+        learning_rate_init / 1e4; 'plateau' multiplies it by 0.2 once the validation
+        loss (or without validation data, the training loss) has not fallen by more
+        than tol for 3 epochs; a callable ``f(epoch, learning_rate_init) -> rate``
+        (epoch from 0). ``fit`` starts the schedule again; ``partial_fit`` goes on
+        with it. sgd's ``learning_rate='invscaling'`` and ``'adaptive'`` keep their
+        meaning and need ``lr_schedule='constant'``. The rates used are in
+        ``learning_rate_curve_``. lbfgs has no learning rate and ignores it.
+    warmup_epochs : int, default=0
+        Epochs of a linear rise to the schedule's rate first (epoch e of the warm-up
+        runs at ``rate * (e + 1) / (warmup_epochs + 1)``); for 'onecycle', the
+        length of its rise.
+    label_smoothing : float in [0, 1), default=0.0
+        Train on targets ``(1 - label_smoothing) * one_hot + label_smoothing / K``
+        (K the classes, 2 for a logistic output), as PyTorch's CrossEntropyLoss does:
+        a network that is less sure of itself often generalises better. The targets
+        are smoothed once per fit, so every step's loss and gradient are the
+        smoothed cross-entropy's at no cost per step. ``loss_curve_`` is that loss;
+        validation scores and losses use the true labels.
+    scoring : str, callable or None, default=None
+        The validation score recorded in ``validation_scores_`` and watched by early
+        stopping (with ``monitor='validation_score'``): any scikit-learn scorer name
+        (``sklearn.metrics.get_scorer_names()``) or a callable
+        ``scorer(estimator, X, y)`` with higher meaning better; None: accuracy.
     callbacks : list of callable, default=None
         Each called as ``f(model, metrics)`` after every epoch; returning True stops
         training (see :mod:`fastmlp.callbacks`).
@@ -99,6 +133,8 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
     loss_ : float
         The last epoch's loss (mean over the epoch's minibatches, L2 term included).
     loss_curve_ : list of float
+    learning_rate_curve_ : list of float or None
+        The learning rate of each epoch (None for lbfgs).
     best_loss_ : float or None
     validation_scores_ : list of float or None
         Accuracy on the validation data after each epoch.
@@ -118,9 +154,15 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
     Notes
     -----
     float32 input trains and predicts in float32; float64 in float64; other numeric
-    input becomes float64. Ctrl-C during ``fit`` stops within about 0.2 s and leaves
-    the last whole epoch's weights; a loss that becomes NaN or infinite raises
-    :class:`fastmlp.exceptions.DivergenceError` and leaves the model as it was.
+    input becomes float64. Ctrl-C during a minibatch ``fit`` or ``partial_fit``
+    stops it within about 0.2 s, between two steps; as scikit-learn, it warns
+    "Training interrupted by user." and returns the model holding the last whole
+    epoch (``fastmlp.set_config(interrupt='raise')`` re-raises instead). A loss that
+    becomes NaN or infinite raises :class:`fastmlp.exceptions.DivergenceError` (a
+    ValueError, in scikit-learn's words) and leaves the model as it was; under
+    ``early_stopping`` the fit stops there instead, warns, and keeps the best
+    epoch's weights, the model scikit-learn returns. ``partial_fit`` exists only
+    for the minibatch solvers (``hasattr(model, 'partial_fit')`` is False for lbfgs).
     """
 
     _persisted_private_attributes = ("_multilabel",)
@@ -135,10 +177,12 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
                  n_iter_no_change=10, max_fun=15000, weight_decay=0.01, rho=0.9,
                  dropout=0.0, class_weight=None,
                  monitor="validation_score", callbacks=None, n_threads=None,
-                 engine="cython"):
+                 engine="cython", lr_schedule="constant", warmup_epochs=0,
+                 label_smoothing=0.0, scoring=None):
         self._store_params(locals())
 
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the network to X and labels y.
 
         Parameters
@@ -151,13 +195,17 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         X_val, y_val : array-like, default=None
             Validation data: recorded in validation_scores_ and validation_loss_curve_
             after every epoch, and used by early stopping instead of a split.
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation samples in the validation score and loss.
 
         Returns
         -------
         self : MLPClassifier
         """
-        return self._fit(X, y, sample_weight, X_val, y_val, incremental=False)
+        return self._fit(X, y, sample_weight, X_val, y_val, incremental=False,
+                         sample_weight_val=sample_weight_val)
 
+    @available_if(has_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y), continuing from the current weights and optimizer.
 
@@ -208,14 +256,24 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
         if first_pass and not incremental:
             known = np.unique(y)
         elif not incremental and set(np.unique(y)) != set(known):
-            raise ValueError("warm_start can only be used where y has the same classes as "
-                             f"in the previous call to fit: {list(known)}")
-        unknown = np.setdiff1d(np.unique(y), known)
-        if len(unknown):
-            raise ValueError(f"y has labels {list(unknown)} that are not in classes "
-                             f"{list(known)}")
+            # scikit-learn's words, for code that matches on them
+            raise ValueError("warm_start can only be used where `y` has the same classes "
+                             f"as in the previous call to fit. Previously got {known}, "
+                             f"`y` has {np.unique(y)}")
+        if len(np.setdiff1d(np.unique(y), known)):
+            raise ValueError("`y` has classes not in `self.classes_`. `self.classes_` has "
+                             f"{known}. 'y' has {np.unique(y)}.")
         return self._one_hot(y, known, dtype), self._out_activation_for(known), \
             {"classes_": known, "_multilabel": False}
+
+    def _training_targets(self, Y, out_activation):
+        """Y smoothed by label_smoothing: (1 - e) Y + e / K, K the classes (2 for each
+        logistic output)."""
+        if not self.label_smoothing:
+            return Y
+        classes = Y.shape[1] if out_activation == "softmax" else 2
+        return (Y * (1 - self.label_smoothing)
+                + self.label_smoothing / classes).astype(Y.dtype, copy=False)
 
     def _encode_multilabel(self, y, dtype, first_pass):
         if not np.isin(y, (0, 1)).all():
@@ -353,4 +411,4 @@ class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
 
 # The docstring's lists of activations and solvers are the registry's.
 MLPClassifier.__doc__ %= {"activations": choices(HIDDEN_ACTIVATIONS),
-                          "solvers": choices(SOLVERS)}
+                          "solvers": choices(SOLVERS), "schedules": choices(SCHEDULES)}

@@ -42,10 +42,11 @@ The JSON document is an object with exactly these keys:
 ``params`` : object
     ``estimator.get_params()``, parameter name -> JSON value. Tuples are written
     as arrays (and read back as tuples where the parameter's default is a tuple,
-    e.g. ``hidden_layer_sizes``). A value JSON cannot represent (a
-    ``numpy.random.RandomState``, a callable, a non-finite float, ...) is written
-    as ``null`` and :func:`save` warns about it. A parameter absent from the file
-    takes its default value when loaded.
+    e.g. ``hidden_layer_sizes``). ``n_iter_no_change=inf`` (scikit-learn's way to
+    switch the stall rule off) is written as the string ``"inf"``. Any other value
+    JSON cannot represent (a ``numpy.random.RandomState``, a callable, a
+    non-finite float, ...) is written as ``null`` and :func:`save` warns about
+    it. A parameter absent from the file takes its default value when loaded.
 ``attributes`` : object
     The fitted state, attribute name -> entry. The attributes are the public
     fitted ones (names in ``vars(estimator)`` ending in ``_`` and not starting
@@ -245,9 +246,17 @@ def _is_public_fitted_name(name):
     return name.isidentifier() and name.endswith("_") and not name.startswith("_")
 
 
+# Parameters that may be infinite (scikit-learn's "no limit"), written as "inf".
+INFINITE_PARAMS = ("n_iter_no_change",)
+
+
 def _encode_params(params):
     encoded, dropped = {}, []
     for name, value in params.items():
+        if name in INFINITE_PARAMS and isinstance(value, numbers.Real) \
+                and not isinstance(value, bool) and value == math.inf:
+            encoded[name] = "inf"
+            continue
         try:
             encoded[name] = _json_value(value)
         except TypeError:
@@ -571,6 +580,7 @@ def _check_params(estimator_class, params):
     params = {name: tuple(value) if isinstance(value, list)
               and isinstance(defaults.get(name), tuple) else value
               for name, value in params.items()}
+    params.update({name: math.inf for name in INFINITE_PARAMS if params.get(name) == "inf"})
     try:
         estimator = estimator_class().set_params(**params)
         check_hyperparameters(estimator.get_params(), ENGINES)

@@ -1,8 +1,8 @@
 """MLPRegressor: scikit-learn's MLPRegressor over fastmlp's engines, and more."""
 import numpy as np
 
-from fastmlp._estimators.base import BaseMultilayerPerceptron
-from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, RegressorBase, r2
+from fastmlp._estimators.base import BaseMultilayerPerceptron, has_stochastic_solver
+from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, RegressorBase, available_if, r2
 from fastmlp._estimators.validation import check_targets
 
 
@@ -19,16 +19,18 @@ class MLPRegressor(RegressorBase, BaseMultilayerPerceptron):
         'squared_error': half the mean squared error over the outputs, identity
         output. 'poisson': half the Poisson deviance with an exp output (log link);
         y must be non-negative.
+    scoring : str, callable or None, default=None
+        As :class:`fastmlp.MLPClassifier`'s; None: R^2.
     **other parameters
-        As :class:`fastmlp.MLPClassifier` (hidden_layer_sizes ... engine).
+        As :class:`fastmlp.MLPClassifier` (hidden_layer_sizes ... warmup_epochs).
 
     Attributes
     ----------
     out_activation_ : str
         'identity', or 'exp' for the Poisson loss.
     coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_, \
-validation_loss_curve_, best_validation_score_, n_iter_, t_, n_features_in_, \
-feature_names_in_, n_layers_, n_outputs_
+validation_loss_curve_, best_validation_score_, learning_rate_curve_, n_iter_, t_, \
+n_features_in_, feature_names_in_, n_layers_, n_outputs_
         As :class:`fastmlp.MLPClassifier`.
     """
 
@@ -43,10 +45,11 @@ feature_names_in_, n_layers_, n_outputs_
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, weight_decay=0.01, rho=0.9, dropout=0.0,
                  monitor="validation_score", callbacks=None, n_threads=None,
-                 engine="cython"):
+                 engine="cython", lr_schedule="constant", warmup_epochs=0, scoring=None):
         self._store_params(locals())
 
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the network to X and targets y.
 
         Parameters
@@ -56,13 +59,17 @@ feature_names_in_, n_layers_, n_outputs_
         sample_weight : array-like of shape (n_samples,), default=None
         X_val, y_val : array-like, default=None
             Validation data (see :meth:`fastmlp.MLPClassifier.fit`).
+        sample_weight_val : array-like of shape (n_val_samples,), default=None
+            Weights of the validation samples in the validation score and loss.
 
         Returns
         -------
         self : MLPRegressor
         """
-        return self._fit(X, y, sample_weight, X_val, y_val, incremental=False)
+        return self._fit(X, y, sample_weight, X_val, y_val, incremental=False,
+                         sample_weight_val=sample_weight_val)
 
+    @available_if(has_stochastic_solver)
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over (X, y), continuing from the current weights and optimizer.
 

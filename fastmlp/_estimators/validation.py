@@ -5,7 +5,9 @@ import numpy as np
 import scipy.sparse
 
 from fastmlp._engine.registry import HIDDEN_ACTIVATIONS, SOLVERS
+from fastmlp._estimators.sklearn_compat import get_scorer, scorer_names
 from fastmlp.exceptions import NotFittedError
+from fastmlp.schedules import SCHEDULES
 
 FLOAT_DTYPES = (np.float32, np.float64)
 # n_threads beyond any machine's cores is a mistake (fit clamps to the cores anyway)
@@ -171,6 +173,12 @@ def _check_number(params, name, kind, low=None, high=None, low_open=False, high_
         raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}; got {value!r}")
 
 
+def _is_infinity(value):
+    """True for float('inf') and np.inf, scikit-learn's 'no limit'."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) \
+        and value == np.inf
+
+
 def _check_bool(params, name):
     if not isinstance(params[name], (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {params[name]!r}")
@@ -227,6 +235,27 @@ def check_hyperparameters(params, engines):
     _check_choice(params, "engine", engines)
     _check_choice(params, "learning_rate", ("constant", "invscaling", "adaptive"))
     _check_choice(params, "monitor", ("validation_score", "validation_loss"))
+    if not callable(params["lr_schedule"]):
+        _check_choice(params, "lr_schedule", SCHEDULES)
+    _check_number(params, "warmup_epochs", int, low=0)
+    if "label_smoothing" in params:
+        _check_number(params, "label_smoothing", float, low=0, high=1, high_open=True)
+    scoring = params["scoring"]
+    if scoring is not None and not callable(scoring):
+        if not isinstance(scoring, str):
+            raise TypeError("scoring must be a scikit-learn scorer name, a callable "
+                            f"scorer(estimator, X, y) or None; got {scoring!r}")
+        names = scorer_names()
+        if not names:
+            get_scorer(scoring)   # raises: scikit-learn is not installed
+        if scoring not in names:
+            raise ValueError(f"scoring={scoring!r} is not a scikit-learn scorer name; "
+                             "see sklearn.metrics.get_scorer_names()")
+    if params["solver"] == "sgd" and params["learning_rate"] != "constant" and (
+            params["lr_schedule"] != "constant" or params["warmup_epochs"] > 0):
+        raise ValueError(f"learning_rate={params['learning_rate']!r} is sgd's own schedule; "
+                         "it cannot be combined with lr_schedule or warmup_epochs (set "
+                         "learning_rate='constant')")
     if "loss" in params:
         _check_choice(params, "loss", ("squared_error", "poisson"))
     if not (isinstance(params["batch_size"], str) and params["batch_size"] == "auto"):
@@ -240,7 +269,8 @@ def check_hyperparameters(params, engines):
     _check_number(params, "max_iter", int, low=1)
     _check_number(params, "max_fun", int, low=1)
     _check_number(params, "tol", float, low=0)
-    _check_number(params, "n_iter_no_change", int, low=1)
+    if not _is_infinity(params["n_iter_no_change"]):   # inf: never stop on a stall
+        _check_number(params, "n_iter_no_change", int, low=1)
     _check_number(params, "momentum", float, low=0, high=1)
     _check_number(params, "beta_1", float, low=0, high=1, high_open=True)
     _check_number(params, "beta_2", float, low=0, high=1, high_open=True)

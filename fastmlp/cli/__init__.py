@@ -15,6 +15,7 @@ import zipfile
 
 from fastmlp.cli.errors import CommandError, one_line
 from fastmlp.cli.parser import build_parser
+from fastmlp.config import config_context
 
 __all__ = ["main", "build_parser"]
 
@@ -43,7 +44,10 @@ def main(argv=None):
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            return args.run(args)
+            # Ctrl-C stops the command (the library's default, as scikit-learn's, would
+            # warn and go on with the model of the last whole epoch)
+            with config_context(interrupt="raise"):
+                return args.run(args)
         except KeyboardInterrupt:
             print(f"fastmlp {args.command}: interrupted", file=sys.stderr)
             return 130

@@ -75,19 +75,54 @@ def demo(args):
     return 0
 
 
+# train's options that set an estimator parameter, the parameter, and the option's
+# default; with --recipe, the recipe's value replaces the default of an option not
+# given.
+TRAIN_OPTIONS = {
+    "hidden": ("hidden_layer_sizes", (256, 128)),
+    "epochs": ("max_iter", 10),
+    "batch_size": ("batch_size", 128),
+    "lr": ("learning_rate_init", 1e-3),
+    "activation": ("activation", "relu"),
+    "solver": ("solver", "adam"),
+    "alpha": ("alpha", 1e-4),
+    "weight_decay": ("weight_decay", 0.01),
+    "dropout": ("dropout", 0.0),
+    "lr_schedule": ("lr_schedule", "constant"),
+    "warmup_epochs": ("warmup_epochs", 0),
+    "label_smoothing": ("label_smoothing", 0.0),
+}
+
+
+def training_params(args):
+    """The MLPClassifier parameters of `fastmlp train`: the options given, then the
+    recipe's (--recipe), then the options' defaults."""
+    from fastmlp.recipes import RECIPES
+    recipe = dict(RECIPES[args.recipe]) if args.recipe else {}
+    params = {}
+    for option, (param, default) in TRAIN_OPTIONS.items():
+        value = getattr(args, option)
+        params[param] = value if value is not None else recipe.get(param, default)
+    for param, value in recipe.items():   # the recipe's other parameters
+        params.setdefault(param, value)
+    return params
+
+
 def train(args):
     """Train an MLP classifier on a data set, print its test accuracy, save it."""
     from fastmlp import MLPClassifier
     from fastmlp.exceptions import ConvergenceWarning
 
+    params = training_params(args)
     if args.plot is not None:
         from fastmlp.plot import require_matplotlib
         require_matplotlib()   # fail now, not after the training
     if args.out is not None:
         _check_writable(args.out)
-    if isinstance(args.dropout, tuple) and len(args.dropout) != len(args.hidden):
-        raise CommandError(f"--dropout has {len(args.dropout)} rates for "
-                           f"{len(args.hidden)} hidden layers")
+    hidden, dropout = params["hidden_layer_sizes"], params["dropout"]
+    if isinstance(dropout, tuple) and len(dropout) != len(hidden):
+        raise CommandError(f"--dropout has {len(dropout)} rates for "
+                           f"{len(hidden)} hidden layers")
     started = time.perf_counter()
     data = load_data(args.data, args.label_column, args.samples, args.test_samples)
     X, y = data.X.astype(args.dtype, copy=False), data.y
@@ -105,20 +140,30 @@ def train(args):
           f"({'' if X_val is None else f'{len(y_val):,} validation, '}"
           f"{X.shape[1]} features, {n_classes} classes), loaded in "
           f"{time.perf_counter() - started:.1f} s")
-    print(f"training an MLP {_network_name(X.shape[1], args.hidden, n_classes)} "
-          f"({args.activation}, {args.solver}, batch {args.batch_size}, "
-          f"learning rate {args.lr:g}, {args.dtype}, {args.engine} engine)")
+    schedule = ("" if params["lr_schedule"] == "constant" and not params["warmup_epochs"]
+                else f" ({params['lr_schedule']} schedule, {params['warmup_epochs']} "
+                     "warm-up epochs)")
+    print(f"training an MLP {_network_name(X.shape[1], hidden, n_classes)} "
+          f"({params['activation']}, {params['solver']}, batch {params['batch_size']}, "
+          f"learning rate {params['learning_rate_init']:g}{schedule}, {args.dtype}, "
+          f"{args.engine} engine{', recipe ' + args.recipe if args.recipe else ''})")
     progress = EpochLine(indent="  ")
-    model = MLPClassifier(args.hidden, activation=args.activation, solver=args.solver,
-                          alpha=args.alpha, weight_decay=args.weight_decay,
-                          batch_size=args.batch_size, learning_rate_init=args.lr,
-                          max_iter=args.epochs,
-                          random_state=args.seed, dropout=args.dropout, engine=args.engine,
+    model = MLPClassifier(**params, random_state=args.seed, engine=args.engine,
                           callbacks=None if args.quiet else [progress])
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)   # --epochs is what was asked
-        model.fit(X, y, X_val=X_val, y_val=y_val)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)   # --epochs is what was asked
+            model.fit(X, y, X_val=X_val, y_val=y_val)
+    except KeyboardInterrupt:
+        # the CLI runs with interrupt='raise' (cli.main): the fit stopped between two
+        # steps and the model holds its last whole epoch, if it finished one
+        if args.out is not None and hasattr(model, "coefs_"):
+            model.set_params(callbacks=None)
+            model.save(args.out)
+            print(f"\ninterrupted in epoch {model.n_iter_ + 1}: the model of the last whole "
+                  f"epoch ({model.n_iter_}) saved to {args.out}", file=sys.stderr)
+        raise
     seconds = time.perf_counter() - started
     y_pred = model.predict(X_test)
     accuracy = float(np.mean(y_pred == y_test))

@@ -26,9 +26,11 @@ def _number(kind, accepts, expected):
 
 # The float ranges are comparisons, which NaN fails: "nan" is refused like "-1".
 positive_int = _number(int, lambda value: value >= 1, "a positive integer")
+non_negative_int = _number(int, lambda value: value >= 0, "an integer >= 0")
 positive_float = _number(float, lambda value: 0 < value < float("inf"), "a positive number")
 non_negative_float = _number(float, lambda value: 0 <= value < float("inf"), "a number >= 0")
 fraction = _number(float, lambda value: 0 < value < 1, "a number in (0, 1)")
+fraction_or_zero = _number(float, lambda value: 0 <= value < 1, "a number in [0, 1)")
 
 
 def hidden_sizes(text):

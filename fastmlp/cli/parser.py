@@ -13,11 +13,15 @@ from fastmlp.cli import commands
 from fastmlp.cli.option_values import (
     dropout_rates,
     fraction,
+    fraction_or_zero,
     hidden_sizes,
     non_negative_float,
+    non_negative_int,
     positive_float,
     positive_int,
 )
+from fastmlp.recipes import RECIPES
+from fastmlp.schedules import SCHEDULES
 
 # Sorted: the order --help shows does not depend on how a registry is declared.
 ACTIVATION_CHOICES = sorted(HIDDEN_ACTIVATIONS)
@@ -104,26 +108,37 @@ def build_parser():
 
     train = command("train", commands.train)
     _add_data_options(train)
-    train.add_argument("--hidden", type=hidden_sizes, default=(256, 128), metavar="SIZES",
+    # the options an estimator parameter comes from default to None: given, they win;
+    # not given, the recipe's value or commands.TRAIN_OPTIONS's default applies
+    train.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                       help="start from a documented recipe's parameters (fastmlp.recipes); "
+                            "the options given replace its values (default: none)")
+    train.add_argument("--hidden", type=hidden_sizes, metavar="SIZES",
                        help="hidden layer widths, comma-separated (default 256,128)")
-    train.add_argument("--epochs", type=positive_int, default=10, metavar="N",
+    train.add_argument("--epochs", type=positive_int, metavar="N",
                        help="training epochs (default 10)")
-    train.add_argument("--batch-size", type=positive_int, default=128, metavar="B",
+    train.add_argument("--batch-size", type=positive_int, metavar="B",
                        help="minibatch size (default 128)")
-    train.add_argument("--lr", type=positive_float, default=1e-3, metavar="RATE",
+    train.add_argument("--lr", type=positive_float, metavar="RATE",
                        help="initial learning rate (default 0.001)")
-    train.add_argument("--activation", default="relu", choices=ACTIVATION_CHOICES,
+    train.add_argument("--lr-schedule", choices=sorted(SCHEDULES),
+                       help="the learning rate of each epoch (default constant)")
+    train.add_argument("--warmup-epochs", type=non_negative_int, metavar="N",
+                       help="epochs of a linear rise to the rate first (default 0)")
+    train.add_argument("--activation", choices=ACTIVATION_CHOICES,
                        help="hidden activation (default relu)")
-    train.add_argument("--solver", default="adam", choices=SOLVER_CHOICES,
+    train.add_argument("--solver", choices=SOLVER_CHOICES,
                        help="optimizer (default adam; sgd uses Nesterov momentum 0.9)")
-    train.add_argument("--alpha", type=non_negative_float, default=1e-4,
+    train.add_argument("--alpha", type=non_negative_float,
                        help="L2 penalty (default 0.0001)")
-    train.add_argument("--weight-decay", type=non_negative_float, default=0.01,
+    train.add_argument("--weight-decay", type=non_negative_float,
                        metavar="DECAY", help="decoupled weight decay of --solver adamw "
                                              "(default 0.01)")
-    train.add_argument("--dropout", type=dropout_rates, default=0.0, metavar="RATE",
+    train.add_argument("--dropout", type=dropout_rates, metavar="RATE",
                        help="dropout rate of the hidden layers, or one per layer "
                             "(0.2,0.1); default 0")
+    train.add_argument("--label-smoothing", type=fraction_or_zero, metavar="E",
+                       help="train on labels smoothed by E (default 0)")
     train.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES,
                        help="precision of training and of the saved model (default float32)")
     train.add_argument("--engine", default="cython", choices=ENGINE_CHOICES,
