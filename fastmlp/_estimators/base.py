@@ -21,7 +21,13 @@ from fastmlp._engine.engines import ENGINES
 from fastmlp._engine.layout import ParameterLayout, glorot_uniform
 from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES, OPTIMIZERS
 from fastmlp._engine.state import TrainingState
-from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, EstimatorBase, get_scorer
+from fastmlp._estimators.sklearn_compat import (
+    HAVE_SKLEARN,
+    EstimatorBase,
+    FitTasks,
+    get_scorer,
+    with_callbacks,
+)
 from fastmlp._estimators.validation import (
     all_finite,
     check_dropout,
@@ -47,6 +53,7 @@ NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input d
 # median over the columns): X_val was not transformed as X was. Two samples of the
 # same data differ by about 1 / sqrt(rows) standard deviations.
 UNLIKE_STANDARD_DEVIATIONS = 2.0
+STATISTICS_ROWS = 10_000
 
 
 def _warn_if_unlike(X, X_val):
@@ -54,6 +61,9 @@ def _warn_if_unlike(X, X_val):
     such as X_val reach the last step as they were given, untransformed."""
     if scipy.sparse.issparse(X) or scipy.sparse.issparse(X_val) or X.shape[0] < 2:
         return
+    # every k-th row, at most STATISTICS_ROWS of each: X.std makes a float64 copy
+    X = X[::max(1, X.shape[0] // STATISTICS_ROWS)]
+    X_val = X_val[::max(1, X_val.shape[0] // STATISTICS_ROWS)]
     mean, std = X.mean(axis=0, dtype=np.float64), X.std(axis=0, dtype=np.float64)
     shift = np.abs(X_val.mean(axis=0, dtype=np.float64) - mean)
     varying = std > 0
@@ -162,8 +172,10 @@ class BaseMultilayerPerceptron(EstimatorBase):
 
     # --- fitting -------------------------------------------------------------------
 
+    @with_callbacks   # scikit-learn's callbacks are torn down however the fit ends
     def _fit(self, X, y, sample_weight=None, X_val=None, y_val=None, incremental=False,
              classes=None, sample_weight_val=None):
+        given = dict(X=X, y=y, sample_weight=sample_weight)   # for scikit-learn's callbacks
         hidden = check_hyperparameters(self.get_params(), ENGINES)
         if incremental and self.solver == "lbfgs":
             raise ValueError("partial_fit needs a stochastic solver ('adam' or 'sgd'), "
@@ -194,19 +206,23 @@ class BaseMultilayerPerceptron(EstimatorBase):
             X, Y, sample_weight = validation.train
         Y = self._training_targets(Y, out_activation)
 
+        # before `before`: the callbacks' context must survive a restore, for teardown
+        tasks = FitTasks(self, "partial_fit" if incremental else "fit",
+                         1 if incremental else self.max_iter, **given)
         before = dict(self.__dict__)
         try:
             if self.solver == "lbfgs":
                 self._fit_lbfgs(X, Y, sample_weight, validation, layout, params,
-                                out_activation, target_attributes, names)
+                                out_activation, target_attributes, names, tasks)
             else:
                 self._fit_stochastic(X, Y, sample_weight, validation, layout, params, rng,
                                      out_activation, first_pass, incremental,
-                                     target_attributes, names)
+                                     target_attributes, names, tasks)
         except DivergenceError:
             self.__dict__.clear()
             self.__dict__.update(before)   # the model as it was before this fit
             raise
+        tasks.end()
         return self
 
     def _training_targets(self, Y, out_activation):
@@ -294,7 +310,8 @@ class BaseMultilayerPerceptron(EstimatorBase):
         return loss_sum / X.shape[0]
 
     def _fit_stochastic(self, X, Y, sample_weight, validation, layout, params, rng,
-                        out_activation, first_pass, incremental, target_attributes, names):
+                        out_activation, first_pass, incremental, target_attributes, names,
+                        tasks):
         training = self._start_training(X, Y, layout, params, rng, out_activation, first_pass,
                                         incremental)
         state = training.state
@@ -351,6 +368,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
             history.best_params = state.params.copy()
         try:
             for _ in range(self.max_iter):
+                tasks.begin_epoch()
                 if scheduled:   # the epochs of this schedule so far: its position
                     training.config.learning_rate = schedule(
                         len(history.learning_rates), self.learning_rate_init, self.max_iter,
@@ -405,6 +423,8 @@ class BaseMultilayerPerceptron(EstimatorBase):
                 publish(state.params)
                 for callback in callbacks:
                     stop = bool(callback(self, metrics)) or stop
+                # the model holds the epoch (published): a copy of it as it is will do
+                stop = tasks.end_epoch({}) or stop
                 if stop or incremental:
                     break
             else:
@@ -551,9 +571,10 @@ class BaseMultilayerPerceptron(EstimatorBase):
     # --- L-BFGS ---------------------------------------------------------------------
 
     def _fit_lbfgs(self, X, Y, sample_weight, validation, layout, start, out_activation,
-                   target_attributes, names):
-        """Full-batch L-BFGS-B (scipy) over the flat parameters. Callbacks, verbose and
-        validation data see each L-BFGS iteration as an epoch."""
+                   target_attributes, names, tasks):
+        """Full-batch L-BFGS-B (scipy) over the flat parameters. Callbacks (fastmlp's and
+        scikit-learn's), verbose and validation data see each L-BFGS iteration as an
+        epoch."""
         loss_name = LOSS_FOR_OUTPUT[out_activation]
         grads = np.empty(layout.n_params, dtype=X.dtype)
         callbacks = list(self.callbacks or [])
@@ -595,12 +616,24 @@ class BaseMultilayerPerceptron(EstimatorBase):
             stop = False
             for callback in callbacks:
                 stop = bool(callback(self, metrics)) or stop
+
+            def fitted_attributes():   # the model is published only after scipy returns
+                coefs, intercepts = layout.unpack(intermediate_result.x.astype(X.dtype))
+                return dict(common, coefs_=coefs, intercepts_=intercepts,
+                            n_iter_=history.n_iter)
+            stop = tasks.end_epoch(fitted_attributes) or stop
             if stop:
                 raise StopIteration
+            if history.n_iter < self.max_iter:
+                # scipy gives no hook before an iteration: open the next one now; if
+                # scipy has converged, FitTasks.end closes it empty
+                tasks.begin_epoch()
 
+        tasks.begin_epoch()
         result = scipy.optimize.minimize(
             loss_and_gradient, start.astype(np.float64), method="L-BFGS-B", jac=True,
-            callback=after_iteration if callbacks or validation is not None else None,
+            callback=(after_iteration if callbacks or validation is not None
+                      or tasks.subtasks else None),
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
         if not (np.isfinite(result.fun) and all_finite(result.x)):
             raise DivergenceError(f"{NON_FINITE_WEIGHTS} L-BFGS reached a NaN or infinite "
@@ -687,7 +720,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
 
     # --- persistence ---------------------------------------------------------------
 
-    def save(self, path):
+    def save(self, path, optimizer_state=False):
         """Save the fitted model to `path` (.npz arrays + JSON, no pickle).
 
         Load it back with :func:`fastmlp.load`; see fastmlp/_estimators/persistence.py
@@ -696,6 +729,16 @@ class BaseMultilayerPerceptron(EstimatorBase):
         Parameters
         ----------
         path : str or os.PathLike
+        optimizer_state : bool, default=False
+            Also save what a minibatch fit carries from one ``partial_fit`` call to
+            the next: the optimizer's state (Adam's moments, SGD's velocity, ...)
+            and step counts, the learning rate, its schedule's state and the stall
+            count. ``partial_fit`` after :func:`fastmlp.load` then goes on exactly as
+            it would have without the round trip (a checkpoint to resume from).
+            Off by default: a model saved for prediction does not need it, and each
+            state array is as large as the weights (Adam's two triple the file).
+            Without it, ``partial_fit`` after load starts the optimizer afresh.
+            A callable ``lr_schedule`` is not saved (a warning says so).
         """
         from fastmlp._estimators.persistence import save
-        save(self, path)
+        save(self, path, optimizer_state)

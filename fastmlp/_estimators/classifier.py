@@ -7,6 +7,7 @@ from fastmlp._engine.registry import HIDDEN_ACTIVATIONS, SOLVERS, choices
 from fastmlp._estimators.base import BaseMultilayerPerceptron, has_stochastic_solver
 from fastmlp._estimators.sklearn_compat import (
     HAVE_SKLEARN,
+    CallbackSupportMixin,
     ClassifierBase,
     accuracy,
     available_if,
@@ -15,7 +16,7 @@ from fastmlp.exceptions import DataConversionWarning
 from fastmlp.schedules import SCHEDULES
 
 
-class MLPClassifier(ClassifierBase, BaseMultilayerPerceptron):
+class MLPClassifier(CallbackSupportMixin, ClassifierBase, BaseMultilayerPerceptron):
     """Multilayer perceptron classifier trained by backpropagation.
 
     A drop-in for :class:`sklearn.neural_network.MLPClassifier`: the same

@@ -46,7 +46,9 @@ The JSON document is an object with exactly these keys:
     switch the stall rule off) is written as the string ``"inf"``. Any other value
     JSON cannot represent (a ``numpy.random.RandomState``, a callable, a
     non-finite float, ...) is written as ``null`` and :func:`save` warns about
-    it. A parameter absent from the file takes its default value when loaded.
+    it. A parameter absent from the file takes its default value when loaded, and
+    so does ``lr_schedule`` saved as null (a callable schedule): None is no
+    schedule.
 ``attributes`` : object
     The fitted state, attribute name -> entry. The attributes are the public
     fitted ones (names in ``vars(estimator)`` ending in ``_`` and not starting
@@ -75,6 +77,9 @@ The JSON document is an object with exactly these keys:
     ``float_list``, a tuple of arrays as an ``array_list``. Dictionaries do not
     nest. Any other value cannot be saved.
 
+    With ``save(..., optimizer_state=True)`` the attributes hold one more entry,
+    ``_optimizer_state``, described below.
+
 Example of a JSON document (abridged)::
 
     {"format": "fastmlp-model", "format_version": 1, "fastmlp_version": "0.1.0",
@@ -84,6 +89,55 @@ Example of a JSON document (abridged)::
                     "loss_": {"kind": "float", "value": 1.0986},
                     "classes_": {"kind": "array", "member": "classes_"},
                     "_multilabel": {"kind": "bool", "value": false}, ...}}
+
+The optimizer state (``_optimizer_state``)
+-----------------------------------------
+By default a file holds what prediction needs, and ``partial_fit`` after
+:func:`load` starts the optimizer afresh: Adam's moments at zero, the stall count
+at zero, a named schedule from its start. ``model.save(path, optimizer_state=True)``
+also writes what a minibatch fit carries from one ``partial_fit`` call to the next,
+so that ``partial_fit`` after :func:`load` goes on exactly as it would have without
+the round trip. Each state array is as large as the weights (Adam's two triple the
+file), hence off by default. It is the attribute entry ``_optimizer_state``, a
+``dict`` entry (its arrays in the members ``_optimizer_state.<i>``) with these
+items and no others:
+
+``solver`` : str or none
+    The optimizer the state belongs to: the model's ``solver`` parameter. none when
+    the model holds no optimizer state (a fit was interrupted, the solver was
+    changed after fit, ...), as ``partial_fit`` then starts the optimizer afresh;
+    ``t``, ``n_steps`` and the ``optimizer.<name>`` items are then absent.
+``t``, ``n_steps`` : int
+    The optimizer's updates so far (Adam's bias correction) and the steps so far
+    (they key the dropout masks); at least 0 and below ``2**63 - 1``.
+``optimizer.<name>`` : array
+    One per state array of the solver, in ``registry.OPTIMIZERS[solver].state``
+    (``optimizer.m`` and ``optimizer.v`` for Adam, ``optimizer.velocity`` for SGD,
+    ...): shape ``(n_params,)`` (the flat parameters of
+    fastmlp/_engine/layout.py, whose values are the weights, so not stored), the
+    dtype of ``coefs_``, finite.
+``learning_rate`` : float or none
+    The rate the next epoch runs with unless a schedule sets it (sgd's
+    ``adaptive`` and ``invscaling`` change it); finite, at least 0. none:
+    ``learning_rate_init``.
+``no_improvement_count`` : int or none
+    The epochs without improvement so far (the ``n_iter_no_change`` rule); at
+    least 0. none: 0.
+``lr_schedule`` : str or none
+    The schedule ``partial_fit`` goes on with, by its name in
+    ``fastmlp.schedules.SCHEDULES``. none: there is none yet, or it is the user's
+    callable, which is not saved (:func:`save` warns: set ``lr_schedule`` again
+    after loading; it is called afresh each epoch, so nothing else is lost).
+``plateau.<field>``
+    With ``lr_schedule`` ``"plateau"`` only, one per field of its
+    :class:`~fastmlp.schedules.Plateau`: ``plateau.factor``, ``plateau.patience``,
+    ``plateau.min_lr``, ``plateau.rate``, ``plateau.best`` and ``plateau.waited``.
+    ``factor`` and ``min_lr`` finite floats and ``rate`` a finite float or none
+    (not started), all at least 0; ``patience`` and ``waited`` ints at least 0;
+    ``best`` a float, not NaN.
+
+The format version stays 1: files without the entry read as before; a fastmlp
+older than the entry refuses a file with it (an unknown attribute).
 
 What :func:`load` checks
 ------------------------
@@ -107,7 +161,10 @@ and a classifier's ``classes_`` agree with ``n_outputs_`` and
 ``out_activation_`` (1 logistic output for up to 2 classes, one softmax output
 per class beyond, one logistic output per label when multilabel). The fitted
 attributes are checked against each other, not against the parameters:
-``set_params`` after ``fit`` is kept.
+``set_params`` after ``fit`` is kept. The one exception is ``_optimizer_state``,
+whose items must be exactly those above for the ``solver`` parameter, with the
+values described; load builds the optimizer state from it as training lays it
+out.
 """
 import inspect
 import json
@@ -122,10 +179,12 @@ import numpy as np
 
 import fastmlp
 from fastmlp._engine.engines import ENGINES
-from fastmlp._engine.layout import aligned_copy
-from fastmlp._engine.registry import OUTPUT_ACTIVATIONS
+from fastmlp._engine.layout import ParameterLayout, aligned_copy
+from fastmlp._engine.registry import OPTIMIZERS, OUTPUT_ACTIVATIONS
+from fastmlp._engine.state import TrainingState
 from fastmlp._estimators.validation import check_hyperparameters, check_is_fitted
 from fastmlp._kernels.row_predict import RowPredictor
+from fastmlp.schedules import SCHEDULES, Plateau
 
 FORMAT = "fastmlp-model"
 FORMAT_VERSION = 1
@@ -166,6 +225,16 @@ MAX_EXPANSION = 100
 COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0,
                       (2, 0): np.lib.format.read_array_header_2_0}
+# The attribute entry of save(optimizer_state=True): what partial_fit carries over.
+OPTIMIZER_STATE = "_optimizer_state"
+# The kernels take the step counts as 64-bit ints (t signed) and add 1 per step.
+MAX_STEP_COUNT = 2**63 - 1
+# The fields of a Plateau schedule that change or shape its course, by type.
+PLATEAU_FIELDS = {"factor": float, "patience": int, "min_lr": float, "rate": float,
+                  "best": float, "waited": int}
+# Parameters saved as null (a callable) that load reads as their default: None is
+# not one of their values.
+NULL_AS_DEFAULT_PARAMS = ("lr_schedule",)
 # Reading damaged or hostile bytes, zipfile and numpy raise many kinds of errors
 # (BadZipFile, zlib.error, EOFError, RuntimeError for an encrypted member, ...): each
 # one means the file is not a valid model.
@@ -179,7 +248,7 @@ def _estimator_classes():
 
 # --- save --------------------------------------------------------------------------
 
-def save(estimator, path):
+def save(estimator, path, optimizer_state=False):
     """Save a fitted estimator to one ``.npz`` file (format in the module docstring).
 
     Parameters
@@ -189,6 +258,12 @@ def save(estimator, path):
     path : str or os.PathLike
         The file to write, exactly this path (no ``.npz`` is appended); an
         existing file is replaced.
+    optimizer_state : bool, default=False
+        Also save what a minibatch fit carries from one ``partial_fit`` call to
+        the next (the ``_optimizer_state`` entry), so that ``partial_fit`` after
+        :func:`load` goes on exactly as without the round trip. Off, the file
+        holds what prediction needs and is smaller: each optimizer state array
+        is as large as the weights. Ignored, with a warning, for ``'lbfgs'``.
 
     Raises
     ------
@@ -198,15 +273,25 @@ def save(estimator, path):
         If the estimator is not an MLPClassifier or an MLPRegressor.
     ValueError
         If a parameter is invalid (load would refuse it), a fitted attribute
-        cannot be stored without pickle, or the JSON would be longer than load
-        reads (``MAX_JSON_BYTES``); nothing is written.
+        cannot be stored without pickle, the optimizer state is not one load
+        accepts (NaN in Adam's moments, ...), or the JSON would be longer than
+        load reads (``MAX_JSON_BYTES``); nothing is written.
 
     Warns
     -----
     UserWarning
         Naming the parameters JSON cannot represent (a RandomState, a callable,
-        ...); they are saved as null and load as None.
+        ...); they are saved as null and load as None (``lr_schedule``: as its
+        default). With ``optimizer_state``: for a user's ``lr_schedule``
+        callable, which is not saved, and for ``'lbfgs'``, which has no state.
     """
+    write_model(estimator, path, optimizer_state)
+
+
+def write_model(estimator, path, optimizer_state=False, warn=True, unsaved_params=()):
+    """:func:`save`, and what a checkpoint needs besides: `warn` False saves without
+    the warnings, and the parameters in `unsaved_params` are saved as null without
+    one (ModelCheckpoint: the callbacks that hold it)."""
     name = type(estimator).__name__
     if _estimator_classes().get(name) is not type(estimator):
         raise TypeError(f"only MLPClassifier and MLPRegressor can be saved; got {name}")
@@ -215,15 +300,22 @@ def save(estimator, path):
         check_hyperparameters(estimator.get_params(), ENGINES)
     except (TypeError, ValueError) as error:
         raise ValueError(f"cannot save a model with invalid params: {error}") from None
+    attributes = _persisted_attributes(estimator)
+    if optimizer_state:
+        state = _optimizer_state(estimator, warn)
+        if state is not None:
+            attributes[OPTIMIZER_STATE] = state
     arrays = {}
+    params = {name: None if name in unsaved_params else value
+              for name, value in estimator.get_params().items()}
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "fastmlp_version": fastmlp.__version__,
         "estimator": name,
-        "params": _encode_params(estimator.get_params()),
+        "params": _encode_params(params, warn),
         "attributes": {attribute: _encode_attribute(attribute, value, arrays)
-                       for attribute, value in _persisted_attributes(estimator).items()},
+                       for attribute, value in attributes.items()},
     }
     text = json.dumps(header, allow_nan=False, ensure_ascii=False, indent=1).encode("utf-8")
     if len(text) > MAX_JSON_BYTES:
@@ -250,7 +342,7 @@ def _is_public_fitted_name(name):
 INFINITE_PARAMS = ("n_iter_no_change",)
 
 
-def _encode_params(params):
+def _encode_params(params, warn=True):
     encoded, dropped = {}, []
     for name, value in params.items():
         if name in INFINITE_PARAMS and isinstance(value, numbers.Real) \
@@ -262,11 +354,77 @@ def _encode_params(params):
         except TypeError:
             encoded[name] = None
             dropped.append(f"{name} ({type(value).__name__})")
-    if dropped:
+    if dropped and warn:
         warnings.warn(f"parameters JSON cannot represent are saved as None: "
                       f"{', '.join(dropped)}; set them again after loading.", UserWarning,
-                      stacklevel=3)   # the caller of save
+                      stacklevel=4)   # the caller of save
     return encoded
+
+
+def _optimizer_state(estimator, warn=True):
+    """The items of the _optimizer_state entry (module docstring): what the model's
+    next partial_fit reads besides its public attributes; None for L-BFGS.
+
+    ValueError if load would refuse them: save writes no file load refuses.
+    """
+    solver = estimator.solver
+    if solver not in OPTIMIZERS:
+        if warn:
+            warnings.warn(f"optimizer_state=True: solver={solver!r} keeps no optimizer state "
+                          "between fits; the model is saved without one.", UserWarning,
+                          stacklevel=4)   # the caller of save
+        return None
+    fitted = vars(estimator)
+    coefs = fitted["coefs_"]
+    n_params = sum(c.size for c in coefs) + sum(b.size for b in fitted["intercepts_"])
+    state = {"solver": None}
+    training = fitted.get("_solver_state")
+    # partial_fit goes on with the state only if it is this solver's and fits the
+    # weights (base._start_training); else it starts afresh, as after a load without it
+    if training is not None and training.solver == solver \
+            and training.params.shape == (n_params,) and training.params.dtype == coefs[0].dtype:
+        state.update(solver=solver, t=_plain(training.t, int),
+                     n_steps=_plain(training.n_steps, int))
+        state.update({f"optimizer.{name}": training.optimizer_state[name]
+                      for name in OPTIMIZERS[solver].state})
+    state["learning_rate"] = _plain(fitted.get("_learning_rate"), float)
+    state["no_improvement_count"] = _plain(fitted.get("_no_improvement_count"), int)
+    state.update(_schedule_items(fitted.get("_lr_schedule"), warn))
+    try:
+        _check_optimizer_state(state, solver, n_params, coefs[0].dtype)
+    except ValueError as error:
+        raise ValueError(f"cannot save the optimizer state: {error}") from None
+    return state
+
+
+def _schedule_items(schedule, warn):
+    """The items of the _optimizer_state entry that describe the schedule `schedule`."""
+    if schedule is None:
+        return {"lr_schedule": None}
+    if type(schedule) is Plateau:   # its fields change as it runs: all of them are saved
+        return {"lr_schedule": "plateau",
+                **{f"plateau.{field}": _plain(getattr(schedule, field), kind)
+                   for field, kind in PLATEAU_FIELDS.items()}}
+    for name, function in SCHEDULES.items():   # the named schedules hold no state
+        if schedule is function:
+            return {"lr_schedule": name}
+    if warn:
+        warnings.warn("optimizer_state=True: the lr_schedule callable is not saved; set "
+                      "lr_schedule again after loading and partial_fit goes on with it.",
+                      UserWarning, stacklevel=5)   # the caller of save
+    return {"lr_schedule": None}
+
+
+def _plain(value, kind):
+    """A number as a Python `kind` (int or float; numpy scalars, a rate given as an int);
+    anything else as it is, for the checks to refuse."""
+    if isinstance(value, (bool, np.bool_)):
+        return value
+    if kind is int and isinstance(value, numbers.Integral):
+        return int(value)
+    if kind is float and isinstance(value, numbers.Real):
+        return float(value)
+    return value
 
 
 def _json_value(value):
@@ -435,6 +593,16 @@ def _read_model(file):
         arrays = {name: _read_array(archive, name) for name in names}
     attributes = {name: _with_arrays(value, arrays) for name, value in attributes.items()}
     _check_fitted_state(estimator_class.__name__, attributes)
+    if OPTIMIZER_STATE in attributes:
+        state = attributes.pop(OPTIMIZER_STATE)
+        coefs, intercepts = attributes["coefs_"], attributes["intercepts_"]
+        n_params = sum(c.size for c in coefs) + sum(b.size for b in intercepts)
+        solver = params.get("solver", estimator_class().solver)
+        try:
+            _check_optimizer_state(state, solver, n_params, coefs[0].dtype)
+        except ValueError as error:
+            raise ValueError(f"{OPTIMIZER_STATE}: {error}") from None
+        attributes.update(_resumed_attributes(state, coefs, intercepts))
     return estimator_class, params, attributes
 
 
@@ -581,6 +749,8 @@ def _check_params(estimator_class, params):
               and isinstance(defaults.get(name), tuple) else value
               for name, value in params.items()}
     params.update({name: math.inf for name in INFINITE_PARAMS if params.get(name) == "inf"})
+    params.update({name: defaults[name] for name in NULL_AS_DEFAULT_PARAMS
+                   if name in params and params[name] is None})
     try:
         estimator = estimator_class().set_params(**params)
         check_hyperparameters(estimator.get_params(), ENGINES)
@@ -615,7 +785,7 @@ def _decode_attributes(estimator_class, entries, members):
     used = set()
     attributes = {}
     for name, entry in entries.items():
-        if not (_is_public_fitted_name(name) or name in private):
+        if not (_is_public_fitted_name(name) or name in private or name == OPTIMIZER_STATE):
             raise ValueError(f"{name!r} is not a fitted attribute of "
                              f"{estimator_class.__name__}")
         attributes[name] = _decode_entry(name, entry, members, used)
@@ -752,3 +922,117 @@ def _check_weights(coefs, intercepts):
                              f"of shape {coef.shape} needs ({coef.shape[1]},)")
         if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
             raise ValueError(f"coefs_[{i}] or intercepts_[{i}] holds NaN or infinity")
+
+
+# --- the optimizer state -----------------------------------------------------------
+
+def _check_optimizer_state(state, solver, n_params, dtype):
+    """ValueError unless `state` holds the items of an _optimizer_state entry (module
+    docstring) for a model whose solver parameter is `solver`, with weights of
+    `n_params` parameters of `dtype`."""
+    if not isinstance(state, dict):
+        raise ValueError("must be a 'dict' entry")
+    saved = state.get("solver")
+    if solver not in OPTIMIZERS:
+        raise ValueError(f"solver={solver!r} keeps no optimizer state")
+    if saved is not None and not _is_str(saved, solver):
+        raise ValueError(f"it is the state of solver {_shown(saved)}; the model's solver is "
+                         f"{solver!r}")
+    expected = ["solver", "learning_rate", "no_improvement_count", "lr_schedule"]
+    if saved is not None:
+        expected += ["t", "n_steps", *(f"optimizer.{name}" for name in OPTIMIZERS[solver].state)]
+    if _is_str(state.get("lr_schedule"), "plateau"):
+        expected += [f"plateau.{field}" for field in PLATEAU_FIELDS]
+    if set(state) != set(expected):
+        raise ValueError(f"the items must be exactly {sorted(expected)}; got {sorted(state)}")
+    for name in ("t", "n_steps"):
+        if name in state:
+            _check_count(state, name, MAX_STEP_COUNT - 1)
+    for name in expected:
+        if name.startswith("optimizer."):
+            _check_state_array(name, state[name], n_params, dtype)
+    if state["learning_rate"] is not None:
+        _check_rate(state, "learning_rate")
+    if state["no_improvement_count"] is not None:
+        _check_count(state, "no_improvement_count")
+    schedule = state["lr_schedule"]
+    if schedule is not None and not (isinstance(schedule, str) and schedule in SCHEDULES):
+        raise ValueError(f"lr_schedule must be one of {sorted(SCHEDULES)} or none; got "
+                         f"{_shown(schedule)}")
+    if _is_str(schedule, "plateau"):
+        _check_plateau(state)
+
+
+def _shown(value):
+    """`value` for a message: a short repr of a scalar, the type of anything else (an
+    array, a list: their repr may be long)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 80 else f"{text[:77]}..."
+    return f"a {type(value).__name__}"
+
+
+def _is_str(value, text):
+    """value == text, for a value that may be anything an entry decodes to (an array)."""
+    return isinstance(value, str) and value == text
+
+
+def _check_count(state, name, high=None):
+    value = state[name]
+    if not (_is_json_int(value) and value >= 0 and (high is None or value <= high)):
+        bound = "" if high is None else f" and at most {high}"
+        raise ValueError(f"{name} must be an int at least 0{bound}; got {_shown(value)}")
+
+
+def _check_rate(state, name):
+    value = state[name]
+    if not (isinstance(value, float) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite float at least 0; got {_shown(value)}")
+
+
+def _check_state_array(name, array, n_params, dtype):
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{name} must be an array; got {_shown(array)}")
+    if array.shape != (n_params,) or array.dtype != dtype:
+        raise ValueError(f"{name} must be a ({n_params},) {dtype} array, as the weights; "
+                         f"got a {array.shape} {array.dtype} array")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} holds NaN or infinity")
+
+
+def _check_plateau(state):
+    for field in ("factor", "min_lr"):
+        _check_rate(state, f"plateau.{field}")
+    if state["plateau.rate"] is not None:   # None: the schedule has not started
+        _check_rate(state, "plateau.rate")
+    for field in ("patience", "waited"):
+        _check_count(state, f"plateau.{field}")
+    best = state["plateau.best"]
+    if not (isinstance(best, float) and not math.isnan(best)):   # inf: no epoch seen yet
+        raise ValueError(f"plateau.best must be a float, not NaN; got {_shown(best)}")
+
+
+def _resumed_attributes(state, coefs, intercepts):
+    """The private attributes partial_fit reads, from a checked _optimizer_state: the
+    optimizer state built by TrainingState (so its arrays are placed as training
+    places them), the learning rate, the stall count and the schedule."""
+    attributes = {}
+    if state["solver"] is not None:
+        sizes = [coefs[0].shape[0], *(coef.shape[1] for coef in coefs)]
+        params = ParameterLayout(sizes).pack(coefs, intercepts, coefs[0].dtype)
+        training = TrainingState(params, state["solver"])
+        for name, array in training.optimizer_state.items():
+            array[...] = state[f"optimizer.{name}"]
+        training.t, training.n_steps = state["t"], state["n_steps"]
+        attributes["_solver_state"] = training
+    if state["learning_rate"] is not None:
+        attributes["_learning_rate"] = state["learning_rate"]
+    if state["no_improvement_count"] is not None:
+        attributes["_no_improvement_count"] = state["no_improvement_count"]
+    schedule = state["lr_schedule"]
+    if schedule == "plateau":
+        attributes["_lr_schedule"] = Plateau(**{field: state[f"plateau.{field}"]
+                                                for field in PLATEAU_FIELDS})
+    elif schedule is not None:
+        attributes["_lr_schedule"] = SCHEDULES[schedule]
+    return attributes

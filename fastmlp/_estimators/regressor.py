@@ -2,11 +2,17 @@
 import numpy as np
 
 from fastmlp._estimators.base import BaseMultilayerPerceptron, has_stochastic_solver
-from fastmlp._estimators.sklearn_compat import HAVE_SKLEARN, RegressorBase, available_if, r2
+from fastmlp._estimators.sklearn_compat import (
+    HAVE_SKLEARN,
+    CallbackSupportMixin,
+    RegressorBase,
+    available_if,
+    r2,
+)
 from fastmlp._estimators.validation import check_targets
 
 
-class MLPRegressor(RegressorBase, BaseMultilayerPerceptron):
+class MLPRegressor(CallbackSupportMixin, RegressorBase, BaseMultilayerPerceptron):
     """Multilayer perceptron regressor trained by backpropagation.
 
     A drop-in for :class:`sklearn.neural_network.MLPRegressor`. It takes the

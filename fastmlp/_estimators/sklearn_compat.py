@@ -1,6 +1,8 @@
 """scikit-learn is optional: where it is installed the estimators are real
 scikit-learn estimators (its BaseEstimator, mixins and tags); where it is not,
-small stand-ins give the same get_params / set_params / repr / score."""
+small stand-ins give the same get_params / set_params / repr / score. Where that
+scikit-learn has its callback API (sklearn.callback), the estimators take its
+callbacks too (set_callbacks; see FitTasks)."""
 import types
 
 import numpy as np
@@ -12,6 +14,22 @@ try:
     HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - depends on what is installed
     HAVE_SKLEARN = False
+
+try:
+    # scikit-learn's callback API (set_callbacks, ProgressBar, ScoringMonitor, ...),
+    # new in scikit-learn 1.9: see FitTasks below
+    from sklearn.callback import CallbackSupportMixin, with_callbacks
+    HAVE_SKLEARN_CALLBACKS = True
+except ImportError:  # pragma: no cover - no scikit-learn, or one without sklearn.callback
+    HAVE_SKLEARN_CALLBACKS = False
+
+    class CallbackSupportMixin:
+        """Stand-in for scikit-learn's mixin: without sklearn.callback the estimators
+        have no set_callbacks, as any estimator of that scikit-learn."""
+
+    def with_callbacks(method):
+        """Stand-in for scikit-learn's decorator: no callbacks to tear down."""
+        return method
 
 
 def get_scorer(name):
@@ -105,3 +123,89 @@ else:
         def score(self, X, y, sample_weight=None):
             """Coefficient of determination R^2 of predict(X) against y."""
             return r2(y, self.predict(X), sample_weight)
+
+
+class FitTasks:
+    """scikit-learn's callback hooks (``sklearn.callback``) for one fit or partial_fit.
+
+    The fit is the root task (named 'fit' or 'partial_fit'); each epoch of a minibatch
+    solver, and each L-BFGS iteration, is one subtask named 'epoch'. Every hook sees
+    X, y and sample_weight (as ``metadata``) as they were given to fit; the end of a
+    task also offers a copy of the model as it is then (``fitted_estimator``). A
+    callback whose ``on_fit_task_end`` returns True at an epoch stops training there,
+    as a fastmlp callback returning True does. (Under early stopping an epoch's copy
+    holds that epoch's weights; the fit's, at the root task's end, the best ones.)
+
+    Without sklearn.callback, or for an estimator without CallbackSupportMixin, every
+    method does nothing; so too for an estimator without callbacks outside any
+    meta-estimator, whose fit no callback can see (a fit stays as it was, even for
+    partial_fit on small batches). Epoch subtasks are made only when the estimator
+    holds callbacks (its own or ones propagated by a meta-estimator), as
+    scikit-learn's estimators do: otherwise no hook would see them.
+
+    Parameters
+    ----------
+    estimator : BaseMultilayerPerceptron
+        The estimator being fitted; its ``_fit`` must be wrapped in ``with_callbacks``,
+        which tears the callbacks down after the fit, whether or not it raised.
+    task_name : str
+        The root task's name.
+    max_subtasks : int
+        The most epochs (or L-BFGS iterations) this fit runs.
+    X, y, sample_weight : array-like or None
+        The fit's arguments, passed on to the hooks.
+    """
+
+    def __init__(self, estimator, task_name, max_subtasks, X, y, sample_weight):
+        self.estimator = estimator
+        self.root = self.epoch = None
+        self.subtasks = False
+        if not (HAVE_SKLEARN_CALLBACKS and isinstance(estimator, CallbackSupportMixin)
+                and (hasattr(estimator, "_skl_callbacks")
+                     or hasattr(estimator, "_parent_callback_ctx"))):
+            return
+        self.data = dict(X=X, y=y, metadata=None if sample_weight is None
+                         else {"sample_weight": sample_weight})
+        # sets up the callbacks, and joins a meta-estimator's task tree when inside one
+        self.root = estimator._init_callback_context(task_name=task_name,
+                                                     max_subtasks=max_subtasks)
+        self.root.call_on_fit_task_begin(estimator=estimator, **self.data)
+        self.subtasks = bool(getattr(estimator, "_skl_callbacks", None))
+
+    def begin_epoch(self):
+        """Open the next epoch's subtask."""
+        if self.subtasks:
+            self.epoch = self.root.subcontext(task_name="epoch")
+            self.epoch.call_on_fit_task_begin(estimator=self.estimator, **self.data)
+
+    def end_epoch(self, fitted_attributes):
+        """Close the open epoch's subtask; True when a callback asks to stop training.
+
+        Parameters
+        ----------
+        fitted_attributes : dict or callable
+            What a copy of the estimator needs, besides the attributes it holds, to
+            predict as the model stands after the epoch ({} when it holds them all);
+            a callable returning that dict is called only if a callback asks for it.
+
+        Returns
+        -------
+        stop : bool
+        """
+        epoch, self.epoch = self.epoch, None
+        if epoch is None:
+            return False
+        return bool(epoch.call_on_fit_task_end(
+            estimator=self.estimator, reconstruction_attributes=fitted_attributes,
+            **self.data))
+
+    def end(self):
+        """Close the root task, once the model holds what the fit leaves it."""
+        if self.epoch is not None:
+            # an epoch that never finished: interrupted, or the L-BFGS iteration
+            # opened in case scipy ran one more; closed empty, as scikit-learn does
+            self.epoch.call_on_fit_task_end(estimator=self.estimator)
+            self.epoch = None
+        if self.root is not None:
+            self.root.call_on_fit_task_end(estimator=self.estimator,
+                                           reconstruction_attributes={}, **self.data)
