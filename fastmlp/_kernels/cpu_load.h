@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #endif
 #include <ctype.h>
+#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,57 @@ static int fastmlp_allowed_cpus_busy(double *busy_seconds, int *n_cpus)
 #else
     (void)busy_seconds;
     (void)n_cpus;
+    return -1;
+#endif
+}
+
+/* The tasks of other processes that are runnable right now, anywhere on the machine:
+ * the kernel's count of runnable tasks (/proc/loadavg, its fourth field "R/T"), less
+ * this process's threads that are running or runnable (/proc/self/task/N/stat,
+ * state R: this thread, and a team's threads while they spin). -1 when unreadable.
+ *
+ * A look's counts are an average over its span: a process that was busy for most
+ * of it but sleeps now (a benchmark's other worker, a pipeline's previous stage) makes
+ * the span look taken. A busy process is runnable at every instant, so a span that
+ * looks taken counts only when somebody else is runnable now as well. */
+static int fastmlp_others_runnable(void)
+{
+#ifdef __linux__
+    FILE *file = fopen("/proc/loadavg", "r");
+    double load1, load5, load15;
+    int running = -1, total, own = 0;
+    DIR *tasks;
+    struct dirent *task;
+
+    if (file == NULL)
+        return -1;
+    if (fscanf(file, "%lf %lf %lf %d/%d", &load1, &load5, &load15, &running, &total) != 5)
+        running = -1;
+    fclose(file);
+    if (running < 0)
+        return -1;
+    tasks = opendir("/proc/self/task");
+    if (tasks == NULL)
+        return -1;
+    while ((task = readdir(tasks)) != NULL) {
+        char path[64], line[512], *state;
+        if (task->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", task->d_name);
+        file = fopen(path, "r");
+        if (file == NULL)
+            continue;   /* a thread that just ended */
+        if (fgets(line, sizeof line, file) != NULL) {
+            /* "tid (comm) S ...": the state follows the last ')' (comm may hold one) */
+            state = strrchr(line, ')');
+            if (state != NULL && state[1] == ' ' && state[2] == 'R')
+                own++;
+        }
+        fclose(file);
+    }
+    closedir(tasks);
+    return running > own ? running - own : 0;
+#else
     return -1;
 #endif
 }

@@ -19,6 +19,7 @@ from fastmlp._kernels.step cimport Step, StepContext, close_context, open_contex
 
 cdef extern from "cpu_load.h" nogil:
     int fastmlp_allowed_cpus_busy(double* busy_seconds, int* n_cpus)
+    int fastmlp_others_runnable()
     double fastmlp_process_cpu_seconds()
 
 cdef inline double _now() noexcept nogil:
@@ -54,7 +55,9 @@ cdef inline double _now() noexcept nogil:
 #
 # Before a probe wakes the team, the kernel's CPU counts say whether other processes
 # took the cores since the last look (cpu_load.h): when they took more than the
-# cores the team leaves free, plus LOAD_MARGIN_CORES, one thread plays the team with
+# cores the team leaves free, plus LOAD_MARGIN_CORES, and as many of their tasks are
+# runnable now (a span's average also counts a process that has gone to sleep since,
+# whose cores are free again), one thread plays the team with
 # no probe, and the counts are read again SERIAL_PROBE_SECONDS later. The watch
 # looks too, as soon as it finds the team's steps slow. This spares a busy machine
 # the team's waking steps and its slow steps; the probe stays the judge whenever the
@@ -127,7 +130,9 @@ cdef bint _cores_taken(Probe* probe, Py_ssize_t n_threads) noexcept nogil:
     if probe.load_time > 0:
         others = others_cores(busy - probe.load_busy, own - probe.load_own,
                               when - probe.load_time)
-        taken = others > n_cpus - n_threads + LOAD_MARGIN_CORES
+        # taken over the span, and still taken now (see cpu_load.h)
+        taken = (others > n_cpus - n_threads + LOAD_MARGIN_CORES
+                 and fastmlp_others_runnable() > n_cpus - n_threads)
     probe.load_time, probe.load_busy, probe.load_own = when, busy, own
     return taken
 
@@ -141,6 +146,11 @@ def look_at_cores():
     if not _look_at_cores(&when, &busy, &own, &n_cpus):
         return 0.0, 0.0, 0.0
     return when, busy, own
+
+
+def others_runnable():
+    """The tasks of other processes runnable right now (cpu_load.h); -1: unknown."""
+    return fastmlp_others_runnable()
 
 
 def cores_taken_by_others(double busy_delta, double own_delta, double interval,
