@@ -58,7 +58,7 @@ cdef inline double _now() noexcept nogil:
 # cores the team leaves free, plus LOAD_MARGIN_CORES, and as many of their tasks are
 # runnable now (a span's average also counts a process that has gone to sleep since,
 # whose cores are free again), one thread plays the team with
-# no probe, and the counts are read again SERIAL_PROBE_SECONDS later. The watch
+# no probe, and the counts are read again LOAD_MIN_SECONDS later. The watch
 # looks too, as soon as it finds the team's steps slow. This spares a busy machine
 # the team's waking steps and its slow steps; the probe stays the judge whenever the
 # counts see free cores (a CPU quota, for one, takes time they do not show).
@@ -204,10 +204,12 @@ cdef void _probe_store(const Probe* probe, double[::1] memory) noexcept nogil:
 
 
 cdef void _skip_probe(Probe* probe) noexcept nogil:
-    """The cores are taken: one thread plays the team with no probe; look again soon."""
+    """The cores are taken: one thread plays the team with no probe; look again as
+    soon as a look means something (a look costs about a hundred microseconds, a
+    wrong skip a tenth of a second of one thread at most)."""
     probe.team_wins = False
     probe.excess = 0
-    probe.next_time = _now() + SERIAL_PROBE_SECONDS
+    probe.next_time = _now() + LOAD_MIN_SECONDS
     probe.load_skips += 1
 
 
