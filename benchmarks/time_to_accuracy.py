@@ -128,7 +128,7 @@ def main(argv=None):
     try:
         import torch
     except ImportError:
-        sys.exit("time_to_accuracy.py compares with PyTorch: pip install torch")
+        torch = None   # fastmlp's curves only
     X, y, X_test, y_test = load_fashion_mnist()
     torch_epochs = TORCH_EPOCHS
     recipe = dict(RECIPES[args.recipe])
@@ -137,15 +137,18 @@ def main(argv=None):
         torch_epochs = QUICK_EPOCHS
         recipe["max_iter"] = QUICK_EPOCHS
     print(blas_report())
-    print(f"torch {torch.__version__} ({torch.get_num_threads()} threads); "
-          f"{len(y):,} training and {len(y_test):,} test images; recipe {args.recipe}: "
-          f"{recipe}", flush=True)
+    print((f"torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch
+           else "torch: not installed, fastmlp's curves only")
+          + f"; {len(y):,} training and {len(y_test):,} test images; recipe "
+          f"{args.recipe}: {recipe}", flush=True)
     contenders = {
         "pytorch": lambda seed: torch_curve(X, y, X_test, y_test, torch_epochs, seed),
         "fastmlp adam": lambda seed: fastmlp_curve(X, y, X_test, y_test,
                                                    torch_like_params(torch_epochs), seed),
         "fastmlp recipe": lambda seed: fastmlp_curve(X, y, X_test, y_test, recipe, seed),
     }
+    if torch is None:
+        del contenders["pytorch"]
     names = list(contenders)
     curves = {name: [] for name in names}
     for index in range(args.rounds):
@@ -163,38 +166,38 @@ def main(argv=None):
 
 def report(curves, rounds):
     """Print each curve, PyTorch's best accuracy and the time each contender took to
-    reach it, and when the recipe reached TARGET."""
+    reach it (when PyTorch ran), and when each reached TARGET."""
     print("\ntest accuracy after each epoch (training seconds so far), round 1:")
     for name, per_round in curves.items():
         points = "  ".join(f"{acc:.4f} ({sec:.1f}s)" for sec, acc in per_round[0])
         print(f"  {name}: {points}")
-    print(f"\n{'contender':<16}{'reaches pytorch best':>22}{'x pytorch time':>16}"
-          f"{'reaches ' + format(TARGET, '.2f'):>18}")
-    ratios = {name: [] for name in curves}
-    reached = {name: [] for name in curves}
-    targets = {name: [] for name in curves}
-    for index in range(rounds):
-        best = max(acc for _, acc in curves["pytorch"][index])
-        torch_seconds = first_reaching(curves["pytorch"][index], best)[1]
-        for name in curves:
-            hit = first_reaching(curves[name][index], best)
-            reached[name].append(hit)
-            if hit is not None:
-                ratios[name].append(hit[1] / torch_seconds)
-            targets[name].append(first_reaching(curves[name][index], TARGET))
-    best = statistics.median(max(acc for _, acc in c) for c in curves["pytorch"])
+    with_torch = "pytorch" in curves
+    header = f"\n{'contender':<16}"
+    if with_torch:
+        header += f"{'reaches pytorch best':>22}{'x pytorch time':>16}"
+    print(header + f"{'reaches ' + format(TARGET, '.2f'):>18}")
     for name in curves:
-        hits = [h for h in reached[name] if h is not None]
-        at = (f"epoch {hits[0][0]}, {statistics.median(h[1] for h in hits):.1f} s"
-              if hits else "-")
-        ratio = f"{statistics.median(ratios[name]):.2f}" if ratios[name] else "-"
-        target_hits = [h for h in targets[name] if h is not None]
-        target = (f"epoch {target_hits[0][0]}, "
-                  f"{statistics.median(h[1] for h in target_hits):.1f} s"
-                  if len(target_hits) == rounds else "-")
-        print(f"{name:<16}{at:>22}{ratio:>16}{target:>18}")
-    print(f"\npytorch's best test accuracy: {best:.4f} (median over rounds); ratios are "
-          f"medians of per-round ratios of training seconds, {rounds} round(s)")
+        row = f"{name:<16}"
+        if with_torch:
+            hits, ratios = [], []
+            for index in range(rounds):
+                best = max(acc for _, acc in curves["pytorch"][index])
+                torch_seconds = first_reaching(curves["pytorch"][index], best)[1]
+                hit = first_reaching(curves[name][index], best)
+                if hit is not None:
+                    hits.append(hit)
+                    ratios.append(hit[1] / torch_seconds)
+            at = (f"epoch {hits[0][0]}, {statistics.median(h[1] for h in hits):.1f} s"
+                  if hits else "-")
+            row += f"{at:>22}{format(statistics.median(ratios), '.2f') if ratios else '-':>16}"
+        targets = [first_reaching(curves[name][index], TARGET) for index in range(rounds)]
+        target = ("-" if None in targets else f"epoch {targets[0][0]}, "
+                  f"{statistics.median(h[1] for h in targets):.1f} s")
+        print(row + f"{target:>18}")
+    if with_torch:
+        best = statistics.median(max(acc for _, acc in c) for c in curves["pytorch"])
+        print(f"\npytorch's best test accuracy: {best:.4f} (median over rounds); ratios are "
+              f"medians of per-round ratios of training seconds, {rounds} round(s)")
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def test_contention_script_reports_default_over_best_per_condition(tmp_path):
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "contention.py"),
                            "--quick", "--rounds", "1", "--workloads", "digits",
                            "--conditions", "idle,busy1,limits1", "--no-sklearn",
-                           "--json", str(out)],
+                           "--no-torch", "--json", str(out)],
                           capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert "default/best" in done.stdout and "kernel=" in done.stdout
@@ -136,3 +136,24 @@ def test_team_model_script_sets_the_model_beside_measured_steps(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "barrier" in done.stdout and "measured 2/1" in done.stdout
     assert "64-16-10/8" in done.stdout and "64-100-10/8" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"),
+                    reason="needs Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+def test_time_to_accuracy_script_reports_each_curve_and_the_times_to_reach(tmp_path):
+    out = tmp_path / "tta.json"
+    done = subprocess.run([sys.executable,
+                           os.path.join(ROOT, "benchmarks", "time_to_accuracy.py"),
+                           "--quick", "--json", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "reaches 0.90" in done.stdout and "kernel=" in done.stdout
+    curves = json.loads(out.read_text())["curves"]
+    assert {"fastmlp adam", "fastmlp recipe"} <= set(curves)
+    for per_round in curves.values():
+        (curve,) = per_round                      # one round
+        assert len(curve) == 3                    # --quick: 3 epochs
+        seconds = [s for s, _ in curve]
+        assert seconds == sorted(seconds) and seconds[0] > 0
+        assert all(0.1 < accuracy <= 1 for _, accuracy in curve)
