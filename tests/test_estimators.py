@@ -1,15 +1,11 @@
 """The estimators: both engines, dtypes, determinism, accuracy, and what fit leaves behind."""
-import _thread
-import signal
 import threading
 import time
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
-import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp.datasets import make_digits
 from fastmlp.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
@@ -292,43 +288,6 @@ def test_divergence_raises_and_leaves_the_model_as_it_was(engine):
     with pytest.raises(DivergenceError, match="NaN or infinite"), np.errstate(all="ignore"):
         fresh.fit(X, y)
     assert not hasattr(fresh, "coefs_")
-
-
-def test_ctrl_c_stops_fit_mid_epoch_and_keeps_the_last_whole_epoch():
-    # 20,000 one-sample steps make an epoch of seconds: many times the 0.2 s between the
-    # kernel's checks for signals, on a far faster machine too
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(20000, 64)).astype(np.float32)
-    y = rng.randint(3, size=20000)
-    timers = []
-
-    def interrupt_early_in_epoch_2(model, metrics):
-        if metrics["epoch"] == 1:
-            # what Ctrl-C does to the main thread, once epoch 2 is under way
-            timers.append(threading.Timer(0.2, _thread.interrupt_main))
-            timers[0].start()
-
-    # max_iter=3: an interrupt that never lands fails the test instead of hanging it
-    model = MLPClassifier((256, 256), batch_size=1, max_iter=3, random_state=0,
-                          tol=0.0, n_iter_no_change=10, callbacks=[interrupt_early_in_epoch_2])
-    # Python's own SIGINT handler, even in a process started ignoring SIGINT (a background
-    # job), where interrupt_main would do nothing
-    previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        # the setting that re-raises (the default warns and returns, as scikit-learn)
-        with pytest.raises(KeyboardInterrupt) as interrupted, \
-                fastmlp.config_context(interrupt="raise"):
-            model.fit(X, y)
-    finally:
-        for timer in timers:
-            timer.cancel()
-        signal.signal(signal.SIGINT, previous_handler)
-    # raised by the compiled training loop, within the epoch: a loop that did not look
-    # for signals would leave it to Python after the epoch
-    assert traceback.extract_tb(interrupted.tb)[-1].filename.endswith(".pyx")
-    assert model.n_iter_ == len(model.loss_curve_) == 1     # epoch 2 is not kept
-    assert all(np.isfinite(a).all() for a in fitted_arrays(model))
-    assert model.predict(X[:5]).shape == (5,)
 
 
 def test_predict_from_eight_threads_matches_sequential_predictions():

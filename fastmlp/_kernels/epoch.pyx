@@ -116,13 +116,22 @@ cdef double others_cores(double busy_delta, double own_delta,
     return (busy_delta - own_delta) / interval
 
 
+cdef bint taken(double others, int runnable, int n_cpus,
+                Py_ssize_t n_threads) noexcept nogil:
+    """The rule: others took more than the cores a team of n_threads leaves free,
+    plus LOAD_MARGIN_CORES, over the span, and as many of their tasks are runnable
+    now (runnable -1: unknown, the span decides)."""
+    return (others > n_cpus - n_threads + LOAD_MARGIN_CORES
+            and (runnable < 0 or runnable > n_cpus - n_threads))
+
+
 cdef bint _cores_taken(Probe* probe, Py_ssize_t n_threads) noexcept nogil:
     """Whether other processes took more of the cores since the last look than a
     team of n_threads leaves free (plus LOAD_MARGIN_CORES). Looks again when the
     last look is LOAD_MIN_SECONDS old or more (or there was none)."""
     cdef double when, busy, own, others
     cdef int n_cpus
-    cdef bint taken = False
+    cdef bint is_taken = False
     if probe.load_time > 0 and _now() - probe.load_time < LOAD_MIN_SECONDS:
         return False
     if not _look_at_cores(&when, &busy, &own, &n_cpus):
@@ -130,11 +139,9 @@ cdef bint _cores_taken(Probe* probe, Py_ssize_t n_threads) noexcept nogil:
     if probe.load_time > 0:
         others = others_cores(busy - probe.load_busy, own - probe.load_own,
                               when - probe.load_time)
-        # taken over the span, and still taken now (see cpu_load.h)
-        taken = (others > n_cpus - n_threads + LOAD_MARGIN_CORES
-                 and fastmlp_others_runnable() > n_cpus - n_threads)
+        is_taken = taken(others, fastmlp_others_runnable(), n_cpus, n_threads)
     probe.load_time, probe.load_busy, probe.load_own = when, busy, own
-    return taken
+    return is_taken
 
 
 def look_at_cores():
@@ -154,11 +161,12 @@ def others_runnable():
 
 
 def cores_taken_by_others(double busy_delta, double own_delta, double interval,
-                          int n_cpus, int n_threads):
-    """The adaptive team's rule on two looks at the cores: (the cores other
-    processes took, whether that leaves too few for a team of n_threads)."""
+                          int n_cpus, int n_threads, int runnable=-1):
+    """The adaptive team's rule on two looks at the cores and the tasks of other
+    processes runnable now: (the cores other processes took, whether that leaves
+    too few for a team of n_threads)."""
     cdef double others = others_cores(busy_delta, own_delta, interval)
-    return others, others > n_cpus - n_threads + LOAD_MARGIN_CORES
+    return others, taken(others, runnable, n_cpus, n_threads)
 
 
 _last_load[0], _last_load[1], _last_load[2] = look_at_cores()
