@@ -80,6 +80,11 @@ def test_partial_fit_is_hidden_on_an_lbfgs_model(estimator):
     model = estimator(solver="adam")
     model.set_params(solver="lbfgs")   # follows the parameter as it is now
     assert not hasattr(model, "partial_fit")
+    # a solver that does not exist: the call says so (not a missing method)
+    X, y = blobs(n=20)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        estimator(solver="newton").partial_fit(X, y, **(
+            {"classes": [0, 1, 2]} if estimator is MLPClassifier else {}))
 
 
 def test_scikit_learn_hides_partial_fit_on_its_lbfgs_classifier_too():

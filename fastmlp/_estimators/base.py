@@ -19,7 +19,7 @@ from fastmlp._engine import threads
 from fastmlp._engine.config import TrainingConfig
 from fastmlp._engine.engines import ENGINES
 from fastmlp._engine.layout import ParameterLayout, glorot_uniform
-from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES, OPTIMIZERS
+from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES
 from fastmlp._engine.state import TrainingState
 from fastmlp._estimators.sklearn_compat import (
     HAVE_SKLEARN,
@@ -83,8 +83,10 @@ def _warn_if_unlike(X, X_val):
 
 
 def has_stochastic_solver(estimator):
-    """partial_fit's condition (scikit-learn's, with its words): a minibatch solver."""
-    if estimator.solver not in OPTIMIZERS:
+    """partial_fit's condition (scikit-learn's, with its words): not the full-batch
+    solver. An unknown solver keeps partial_fit, whose call then names the bad value
+    in a ValueError (scikit-learn hides it there too, leaving an AttributeError)."""
+    if estimator.solver == "lbfgs":
         raise AttributeError("partial_fit is only available for stochastic optimizers. "
                              f"{estimator.solver} is not stochastic.")
     return True
