@@ -98,6 +98,7 @@ def test_an_absurd_thread_count_is_refused(n_threads):
         MLPClassifier((3,), n_threads=n_threads, max_iter=1).fit(X, y)
 
 
+@pytest.mark.filterwarnings("ignore:n_threads=.* but this process may run:UserWarning")
 def test_threads_beyond_the_cores_are_clamped_to_the_cores():
     # more threads than cores only make every barrier wait (predict was 50-250x
     # slower with 8 threads on 2 cores), and many more cannot even be created
