@@ -88,7 +88,7 @@ def model_path(tmp_path_factory, digits_npz):
 def test_fastmlp_help_lists_the_commands(tmp_path):
     done = run(tmp_path, "--help")
     assert done.returncode == 0, done.stderr
-    for command in ("demo", "train", "evaluate", "predict", "bench"):
+    for command in ("demo", "train", "evaluate", "predict", "export", "bench"):
         assert command in done.stdout
 
 
@@ -231,6 +231,28 @@ def test_predict_prints_one_label_per_line_on_stdout(model_path, tmp_path, capsy
                  str(tmp_path / "x.npy")]) == 0
     assert capsys.readouterr().out.splitlines() == \
         [str(v) for v in fastmlp.load(model_path).predict(X)]
+
+
+def test_export_writes_a_c_forward_pass(model_path, tmp_path, capsys):
+    done = call(capsys, "export", "--model", str(model_path), "--format", "c", "--out",
+                str(tmp_path / "digits.c"), "--name", "digits_net")
+    assert done.returncode == 0, done.stderr
+    assert str(tmp_path / "digits.h") in done.stdout
+    header = (tmp_path / "digits.h").read_text()
+    assert "int digits_net_predict(const float* x);" in header \
+        or "int digits_net_predict(const double* x);" in header
+    assert "digits_net_predict_proba" in (tmp_path / "digits.c").read_text()
+
+
+def test_export_errors_are_one_line(model_path, tmp_path, capsys):
+    assert_one_line_error(call(capsys, "export", "--model", str(tmp_path / "none.npz"),
+                               "--out", str(tmp_path / "m")), "no such file")
+    assert_one_line_error(call(capsys, "export", "--model", str(model_path), "--out",
+                               str(tmp_path / "missing" / "m")), "does not exist")
+    assert_one_line_error(call(capsys, "export", "--model", str(model_path), "--out",
+                               str(tmp_path / "m"), "--name", "1bad"), "C identifier")
+    assert_one_line_error(call(capsys, "export", "--model", str(model_path), "--format",
+                               "rust", "--out", str(tmp_path / "m")), "rust", code=2)
 
 
 def test_train_on_csv_holds_out_a_test_fraction_and_finds_the_label_column(tmp_path,

@@ -234,6 +234,24 @@ def predict(args):
     return 0
 
 
+def export(args):
+    """Export a saved model as source code: a dependency-free C99 forward pass (a .h
+    and a .c file) for embedded targets."""
+    from fastmlp.export import to_c
+    model = load_model(args.model)
+    directory = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(directory):
+        raise CommandError(f"{args.out}: the directory {directory} does not exist")
+    try:
+        files = to_c(model, args.out, name=args.name)
+    except ValueError as error:
+        raise CommandError(f"{args.model}: cannot export: {error}") from None
+    except OSError as error:
+        raise CommandError(f"{args.out}: cannot write ({error.strerror})") from None
+    print(f"{type(model).__name__} of {args.model} written to {' and '.join(files)}")
+    return 0
+
+
 def bench(args):
     """Time fastmlp against its NumPy reference, scikit-learn and PyTorch (when
     installed), interleaved, each as a ratio to the gemm-only bound; also predict

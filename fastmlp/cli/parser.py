@@ -176,6 +176,19 @@ def build_parser():
     predict.add_argument("--output", metavar="FILE",
                          help="write the lines to FILE instead of standard output")
 
+    export = command("export", commands.export)
+    export.add_argument("--model", required=True, metavar="MODEL.npz",
+                        help="a model saved by fastmlp train --out (or model.save)")
+    export.add_argument("--format", choices=("c",), default="c",
+                        help="c: a dependency-free C99 forward pass, PATH.h and PATH.c "
+                             "(default c)")
+    export.add_argument("--out", required=True, metavar="PATH",
+                        help="the files to write, without extension (a trailing .c is "
+                             "dropped): PATH.h and PATH.c")
+    export.add_argument("--name", metavar="NAME",
+                        help="the prefix of the generated C identifiers (default: PATH's "
+                             "file name)")
+
     # bench's options are the benchmark script's own
     from fastmlp import benchmark
     bench = command("bench", commands.bench)
