@@ -244,6 +244,26 @@ def test_export_writes_a_c_forward_pass(model_path, tmp_path, capsys):
     assert "digits_net_predict_proba" in (tmp_path / "digits.c").read_text()
 
 
+def test_export_writes_an_onnx_model(model_path, tmp_path, capsys):
+    onnx = pytest.importorskip("onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    out = tmp_path / "digits.onnx"
+    done = call(capsys, "export", "--model", str(model_path), "--format", "onnx", "--out",
+                str(out))
+    assert done.returncode == 0, done.stderr
+    assert str(out) in done.stdout
+    onnx.checker.check_model(onnx.load(str(out)))
+    model = fastmlp.load(model_path)
+    X, _ = make_digits(20, random_state=3)
+    X = X.astype(model.coefs_[0].dtype)
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    label, proba = session.run(["label", "probabilities"], {"X": X})
+    np.testing.assert_array_equal(label, model.predict(X))
+    np.testing.assert_allclose(proba, model.predict_proba(X), rtol=1e-5, atol=1e-6)
+    assert_one_line_error(call(capsys, "export", "--model", str(model_path), "--format",
+                               "onnx", "--out", str(out), "--name", "x"), "--name")
+
+
 def test_export_errors_are_one_line(model_path, tmp_path, capsys):
     assert_one_line_error(call(capsys, "export", "--model", str(tmp_path / "none.npz"),
                                "--out", str(tmp_path / "m")), "no such file")

@@ -236,14 +236,22 @@ def predict(args):
 
 def export(args):
     """Export a saved model as source code: a dependency-free C99 forward pass (a .h
-    and a .c file) for embedded targets."""
-    from fastmlp.export import to_c
+    and a .c file) for embedded targets, or an ONNX model."""
+    from fastmlp.export import to_c, to_onnx
     model = load_model(args.model)
     directory = os.path.dirname(os.path.abspath(args.out))
     if not os.path.isdir(directory):
         raise CommandError(f"{args.out}: the directory {directory} does not exist")
+    if args.format == "onnx" and args.name is not None:
+        raise CommandError("--name applies to --format c only")
     try:
-        files = to_c(model, args.out, name=args.name)
+        if args.format == "onnx":
+            to_onnx(model, args.out)
+            files = [args.out]
+        else:
+            files = to_c(model, args.out, name=args.name)
+    except ImportError as error:
+        raise CommandError(str(error)) from None
     except ValueError as error:
         raise CommandError(f"{args.model}: cannot export: {error}") from None
     except OSError as error:

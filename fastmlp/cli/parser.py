@@ -179,15 +179,16 @@ def build_parser():
     export = command("export", commands.export)
     export.add_argument("--model", required=True, metavar="MODEL.npz",
                         help="a model saved by fastmlp train --out (or model.save)")
-    export.add_argument("--format", choices=("c",), default="c",
-                        help="c: a dependency-free C99 forward pass, PATH.h and PATH.c "
-                             "(default c)")
+    export.add_argument("--format", choices=("c", "onnx"), default="c",
+                        help="c: a dependency-free C99 forward pass, PATH.h and PATH.c; "
+                             "onnx: an ONNX model, PATH (needs pip install "
+                             "\"fastmlp[onnx]\") (default c)")
     export.add_argument("--out", required=True, metavar="PATH",
-                        help="the files to write, without extension (a trailing .c is "
-                             "dropped): PATH.h and PATH.c")
+                        help="c: the files to write, without extension (a trailing .c "
+                             "is dropped): PATH.h and PATH.c; onnx: the file to write")
     export.add_argument("--name", metavar="NAME",
                         help="the prefix of the generated C identifiers (default: PATH's "
-                             "file name)")
+                             "file name; --format c only)")
 
     # bench's options are the benchmark script's own
     from fastmlp import benchmark
