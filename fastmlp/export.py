@@ -522,8 +522,8 @@ def to_onnx(model, path=None):
     graph_outputs = []
     if classifier:
         classes = np.asarray(state["classes_"])
-        half = constant(0.5, "half")
         if multilabel:
+            half = constant(0.5, "half")   # only where used: onnxruntime warns otherwise
             node("Identity", [output], "probabilities")
             node("Cast", [node("Greater", [output, half])], "label",
                  to=TensorProto.INT64)
@@ -543,6 +543,7 @@ def to_onnx(model, path=None):
                 raise ValueError(f"cannot export class labels of dtype {classes.dtype}")
             label_shape = [batch]
             if binary:   # binary: [1 - p, p] from one logistic output
+                half = constant(0.5, "half")
                 node("Concat", [node("Sub", [one, output]), output], "probabilities",
                      axis=1)
                 if len(classes) == 1:
