@@ -12,20 +12,15 @@ import subprocess
 
 import numpy as np
 import pytest
+from export_cases import KINDS, N_FEATURES, fitted
 
 from fastmlp import MLPClassifier
 from fastmlp._engine.registry import HIDDEN_ACTIVATIONS
 from fastmlp.exceptions import NotFittedError
 from fastmlp.export import to_c
 
-from helpers import classifier, quiet_fit, regressor
-
 CC = shutil.which("cc")
 pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler (cc) found")
-
-N_ROWS = 1000
-N_FEATURES = 5
-KINDS = ("binary", "multiclass", "multilabel", "regression", "multi_output", "poisson")
 
 
 def assert_close(got, expected, dtype):
@@ -46,35 +41,6 @@ def compile_c(source, extra_flags=()):
                            "-o", library, source, "-lm"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return ctypes.CDLL(library), done.stderr
-
-
-def data(kind, dtype, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(N_ROWS, N_FEATURES)).astype(dtype)
-    signal = X @ rng.normal(size=(N_FEATURES, 3))
-    if kind == "binary":
-        y = np.where(signal[:, 0] > 0, "yes", "no")
-    elif kind == "multiclass":
-        y = signal.argmax(axis=1) * 10 - 5
-    elif kind == "multilabel":
-        y = (signal > 0).astype(int)
-    elif kind == "regression":
-        y = signal[:, 0]
-    elif kind == "multi_output":
-        y = signal[:, :2]
-    else:   # poisson counts
-        y = rng.poisson(np.exp(0.3 * signal[:, 0]))
-    return X, y
-
-
-def fitted(kind, activation, dtype):
-    X, y = data(kind, dtype)
-    if kind in ("binary", "multiclass", "multilabel"):
-        model = classifier((7, 4), activation=activation, max_iter=3)
-    else:
-        model = regressor((7, 4), activation=activation, max_iter=3,
-                          loss="poisson" if kind == "poisson" else "squared_error")
-    return quiet_fit(model, X, y), X
 
 
 def c_type(dtype):

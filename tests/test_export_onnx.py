@@ -15,49 +15,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
 
+from export_cases import KINDS, N_FEATURES, data, fitted  # noqa: E402
+
 from fastmlp import MLPClassifier  # noqa: E402
 from fastmlp._engine.registry import HIDDEN_ACTIVATIONS  # noqa: E402
 from fastmlp.exceptions import NotFittedError  # noqa: E402
 from fastmlp.export import to_onnx  # noqa: E402
 
-from helpers import classifier, quiet_fit, regressor  # noqa: E402
-
-N_ROWS = 1000
-N_FEATURES = 5
-CLASSIFIERS = ("binary", "binary_int", "multiclass", "multilabel")
-KINDS = (*CLASSIFIERS, "regression", "multi_output", "poisson")
-
-
-def data(kind, dtype, seed=0):
-    rng = np.random.RandomState(seed)
-    X = rng.normal(size=(N_ROWS, N_FEATURES)).astype(dtype)
-    signal = X @ rng.normal(size=(N_FEATURES, 3))
-    if kind == "binary":
-        y = np.where(signal[:, 0] > 0, "yes", "no")
-    elif kind == "binary_int":
-        y = np.where(signal[:, 0] > 0, 7, -3)
-    elif kind == "multiclass":
-        y = signal.argmax(axis=1) * 10 - 5
-    elif kind == "multilabel":
-        y = (signal > 0).astype(int)
-    elif kind == "regression":
-        y = signal[:, 0]
-    elif kind == "multi_output":
-        y = signal[:, :2]
-    else:   # poisson counts
-        y = rng.poisson(np.exp(0.3 * signal[:, 0]))
-    return X, y
-
-
-def fitted(kind, activation, dtype, y=None):
-    X, y_kind = data(kind, dtype)
-    y = y_kind if y is None else y
-    if kind in CLASSIFIERS:
-        model = classifier((7, 4), activation=activation, max_iter=3)
-    else:
-        model = regressor((7, 4), activation=activation, max_iter=3,
-                          loss="poisson" if kind == "poisson" else "squared_error")
-    return quiet_fit(model, X, y), X
+from helpers import classifier, quiet_fit  # noqa: E402
 
 
 def session(proto):
