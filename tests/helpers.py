@@ -9,13 +9,17 @@ data, training configurations. Plain functions, imported as `from helpers import
 """
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 import warnings
 import zipfile
 import zlib
 
 import numpy as np
 
+import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor, reference
 from fastmlp._engine.config import TrainingConfig
 from fastmlp._engine.layout import ParameterLayout
@@ -40,6 +44,19 @@ def regressor(*args, **params):
     params.setdefault("n_threads", 1)
     params.setdefault("random_state", 0)
     return MLPRegressor(*args, **params)
+
+
+def run_script_printing_ok(code):
+    """Run `code` in a fresh Python that imports this fastmlp (it may hide modules from
+    itself first) and assert that it succeeded and printed just "ok"."""
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root,
+                                                      env.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, cwd=package_root, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
 
 
 def quiet_fit(model, X, y, **fit_params):

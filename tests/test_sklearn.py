@@ -1,16 +1,13 @@
 """fastmlp inside scikit-learn: its estimator checks, its meta-estimators, the same
 numbers as sklearn.neural_network, and life without scikit-learn installed."""
-import os
 import pickle
-import subprocess
-import sys
 import textwrap
 import warnings
 
 import numpy as np
 import pytest
 
-from helpers import blobs, quiet_fit
+from helpers import blobs, quiet_fit, run_script_printing_ok
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn is not installed: the "
                               "compatibility tests need it")
@@ -23,7 +20,6 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-import fastmlp  # noqa: E402
 from fastmlp import MLPClassifier, MLPRegressor  # noqa: E402
 from fastmlp.exceptions import ConvergenceWarning  # noqa: E402
 
@@ -280,11 +276,4 @@ WITHOUT_SKLEARN = textwrap.dedent("""
 
 
 def test_fastmlp_imports_and_works_without_scikit_learn():
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root,
-                                                      env.get("PYTHONPATH", "")]))
-    result = subprocess.run([sys.executable, "-c", WITHOUT_SKLEARN], capture_output=True,
-                            text=True, env=env, cwd=package_root, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    run_script_printing_ok(WITHOUT_SKLEARN)

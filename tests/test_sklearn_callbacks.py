@@ -2,10 +2,7 @@
 the root task and each epoch (each L-BFGS iteration) one subtask; callbacks set on a
 meta-estimator reach fastmlp's epochs; fastmlp's own callbacks, clone, pickle and
 model.save are as before; and without sklearn.callback nothing changes."""
-import os
 import pickle
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -23,6 +20,8 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import fastmlp  # noqa: E402
 from fastmlp import MLPClassifier, MLPRegressor  # noqa: E402
+
+from helpers import run_script_printing_ok  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::fastmlp.exceptions.ConvergenceWarning")
 
@@ -326,12 +325,4 @@ WITHOUT_CALLBACK_API = textwrap.dedent("""
 
 
 def test_without_the_callback_api_the_estimators_work_as_before():
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(fastmlp.__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root,
-                                                      env.get("PYTHONPATH", "")]))
-    result = subprocess.run([sys.executable, "-c", WITHOUT_CALLBACK_API],
-                            capture_output=True, text=True, env=env, cwd=package_root,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
+    run_script_printing_ok(WITHOUT_CALLBACK_API)

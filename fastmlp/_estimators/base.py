@@ -179,9 +179,6 @@ class BaseMultilayerPerceptron(EstimatorBase):
              classes=None, sample_weight_val=None):
         given = dict(X=X, y=y, sample_weight=sample_weight)   # for scikit-learn's callbacks
         hidden = check_hyperparameters(self.get_params(), ENGINES)
-        if incremental and self.solver == "lbfgs":
-            raise ValueError("partial_fit needs a stochastic solver ('adam' or 'sgd'), "
-                             "not 'lbfgs'")
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         fitted = hasattr(self, "coefs_")

@@ -376,7 +376,7 @@ def _optimizer_state(estimator, warn=True):
         return None
     fitted = vars(estimator)
     coefs = fitted["coefs_"]
-    n_params = sum(c.size for c in coefs) + sum(b.size for b in fitted["intercepts_"])
+    n_params = _n_params(coefs, fitted["intercepts_"])
     state = {"solver": None}
     training = fitted.get("_solver_state")
     # partial_fit goes on with the state only if it is this solver's and fits the
@@ -596,7 +596,7 @@ def _read_model(file):
     if OPTIMIZER_STATE in attributes:
         state = attributes.pop(OPTIMIZER_STATE)
         coefs, intercepts = attributes["coefs_"], attributes["intercepts_"]
-        n_params = sum(c.size for c in coefs) + sum(b.size for b in intercepts)
+        n_params = _n_params(coefs, intercepts)
         solver = params.get("solver", estimator_class().solver)
         try:
             _check_optimizer_state(state, solver, n_params, coefs[0].dtype)
@@ -925,6 +925,11 @@ def _check_weights(coefs, intercepts):
 
 
 # --- the optimizer state -----------------------------------------------------------
+
+def _n_params(coefs, intercepts):
+    """The length of the flat parameters (the optimizer's arrays) of these weights."""
+    return sum(c.size for c in coefs) + sum(b.size for b in intercepts)
+
 
 def _check_optimizer_state(state, solver, n_params, dtype):
     """ValueError unless `state` holds the items of an _optimizer_state entry (module

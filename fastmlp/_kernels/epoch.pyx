@@ -126,9 +126,9 @@ cdef bint taken(double others, int runnable, int n_cpus,
 
 
 cdef bint _cores_taken(Probe* probe, Py_ssize_t n_threads) noexcept nogil:
-    """Whether other processes took more of the cores since the last look than a
-    team of n_threads leaves free (plus LOAD_MARGIN_CORES). Looks again when the
-    last look is LOAD_MIN_SECONDS old or more (or there was none)."""
+    """Whether the cores a team of n_threads needs are taken (the rule of `taken`:
+    over the span since the last look, and now). Looks again when the last look is
+    LOAD_MIN_SECONDS old or more (or there was none); False without a look."""
     cdef double when, busy, own, others
     cdef int n_cpus
     cdef bint is_taken = False
