@@ -12,8 +12,12 @@ epochs, with the median seconds of each tree, and the same for the gemm-only bou
 
 Each tree must hold a built fastmlp (``python setup.py build_ext --inplace``), e.g.
 ``git worktree add ../before HEAD~1`` built in place.
+
+``--new-params clip_norm=1.0`` gives the new tree's model that estimator parameter:
+with the same tree twice, it measures what a parameter costs, side by side.
 """
 import argparse
+import ast
 import json
 import os
 import statistics
@@ -25,15 +29,17 @@ DEFAULT_CONFIGS = ["256,128/128/float32", "256,128/32/float32", "1024,1024/256/f
 CONTENDERS = ("fastmlp", "gemm-only bound")
 
 # A worker: loads the data, then times one epoch per request line
-# ("<contender>|<config>"), answering with the seconds.
+# ("<contender>|<config>|<fastmlp's parameters as JSON>"), answering with the seconds.
 _WORKER = """
+import json
 import sys
 from fastmlp import benchmark
 X, y, _ = benchmark.load_data({samples})
 epochs = benchmark.available_contenders(include_reference=False, only=["numpy"])
 import numpy as np
 for line in sys.stdin:
-    name, text = line.rstrip("\\n").split("|")
+    name, text, params = line.rstrip("\\n").split("|")
+    params = json.loads(params)
     config = benchmark.Config(*benchmark.parse_config(text))
     data = np.ascontiguousarray(X, dtype=config.dtype)
     if name == "warm-up":
@@ -41,21 +47,23 @@ for line in sys.stdin:
             epoch(data[:2 * config.batch_size], y[:2 * config.batch_size], config, 10)
         print(0.0, flush=True)
     else:
-        print(epochs[name](data, y, config, 10), flush=True)
+        print(epochs[name](data, y, config, 10, **(params if name == "fastmlp" else {})),
+              flush=True)
 """
 
 
 class Worker:
     """A Python process running fastmlp from `tree`."""
 
-    def __init__(self, tree, samples):
+    def __init__(self, tree, samples, params=None):
+        self.params = json.dumps(params or {})
         env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
         self.process = subprocess.Popen(
             [sys.executable, "-c", _WORKER.format(samples=samples)], cwd=tree, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def time(self, name, config):
-        self.process.stdin.write(f"{name}|{config}\n")
+        self.process.stdin.write(f"{name}|{config}|{self.params}\n")
         self.process.stdin.flush()
         return float(self.process.stdout.readline())
 
@@ -76,9 +84,16 @@ def main(argv=None):
                         help="training samples (default 60000)")
     parser.add_argument("--settle", type=float, default=0.5,
                         help="seconds of quiet before each epoch (default 0.5)")
+    parser.add_argument("--new-params", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="estimator parameters of the new tree's model only")
     parser.add_argument("--json", help="also write every epoch's seconds to this file")
     args = parser.parse_args(argv)
-    workers = {"old": Worker(args.old, args.samples), "new": Worker(args.new, args.samples)}
+    new_params = {}
+    for item in args.new_params:
+        name, _, value = item.partition("=")
+        new_params[name] = ast.literal_eval(value)
+    workers = {"old": Worker(args.old, args.samples),
+               "new": Worker(args.new, args.samples, new_params)}
     results = {}
     try:
         for config in args.config or DEFAULT_CONFIGS:

@@ -255,6 +255,19 @@ OPTIMIZERS = {"sgd": sgd_update, "adam": adam_update, "adamw": adamw_update,
               "rmsprop": rmsprop_update}
 
 
+def clip_by_global_norm(coef_grads, intercept_grads, clip_norm):
+    """The gradient (without the L2 term) scaled by min(1, clip_norm / (norm + 1e-6)),
+    norm being the Euclidean norm of all its arrays together (PyTorch's
+    clip_grad_norm_); left as it is when the norm is not finite."""
+    grads = list(coef_grads) + list(intercept_grads)
+    norm = np.sqrt(sum(float(np.sum(g.astype(np.float64) ** 2)) for g in grads))
+    factor = clip_norm / (norm + 1e-6)
+    if not np.isfinite(norm) or factor >= 1:
+        return coef_grads, intercept_grads
+    scaled = [g * g.dtype.type(factor) for g in grads]
+    return scaled[:len(coef_grads)], scaled[len(coef_grads):]
+
+
 # --- one epoch -----------------------------------------------------------------------
 
 def train_epoch(coefs, intercepts, optimizer_state, X, Y, sample_weight, order, config,
@@ -264,7 +277,8 @@ def train_epoch(coefs, intercepts, optimizer_state, X, Y, sample_weight, order, 
     `optimizer_state` maps the optimizer's state names to lists of arrays shaped like
     coefs + intercepts. `config` is a TrainingConfig (fastmlp/_engine/config.py):
     batch_size, activation, out_activation, loss, solver, alpha, learning_rate,
-    optimizer_params, dropout (None or a rate per hidden layer) and dropout_seed.
+    optimizer_params, dropout (None or a rate per hidden layer), dropout_seed and
+    clip_norm (None or the largest global norm of a step's gradient).
     Returns ``(loss_sum, steps, t, diverged)``, diverged being True when a minibatch
     loss was not finite (that step is then not applied, nor any after it). A
     minibatch whose weights sum to 0 is skipped.
@@ -292,6 +306,9 @@ def train_epoch(coefs, intercepts, optimizer_state, X, Y, sample_weight, order, 
         coef_grads, intercept_grads = backward(coefs, acts, zs, delta, c.activation, masks,
                                                c.dropout)
         sumsq = sum(float(np.sum(W.astype(np.float64) ** 2)) for W in coefs)
+        if c.clip_norm:
+            coef_grads, intercept_grads = clip_by_global_norm(coef_grads, intercept_grads,
+                                                              c.clip_norm)
         coef_grads = [g + W.dtype.type(c.alpha / weight_sum) * W
                       for g, W in zip(coef_grads, coefs)]
         t += 1

@@ -23,6 +23,7 @@ class TrainingConfig:
     batch_size: int
     dropout: Optional[tuple] = None  # a rate per hidden layer
     dropout_seed: int = 0            # with the step number, keys the dropout masks
+    clip_norm: Optional[float] = None   # the largest global norm of a step's gradient
     bound_blas: bool = False         # the user bounded the threads: BLAS too
 
     @classmethod
@@ -35,6 +36,7 @@ class TrainingConfig:
                    optimizer_params={name: params[name]
                                      for name in OPTIMIZERS[solver].hyper},
                    batch_size=batch_size, dropout=dropout, dropout_seed=dropout_seed,
+                   clip_norm=params.get("clip_norm"),
                    bound_blas=params["n_threads"] is not None)
 
     @property

@@ -108,6 +108,13 @@ class MLPClassifier(CallbackSupportMixin, ClassifierBase, BaseMultilayerPerceptr
         stopping (with ``monitor='validation_score'``): any scikit-learn scorer name
         (``sklearn.metrics.get_scorer_names()``) or a callable
         ``scorer(estimator, X, y)`` with higher meaning better; None: accuracy.
+    clip_norm : float > 0 or None, default=None
+        Clip each minibatch's gradient by its global norm: when the Euclidean norm
+        of the whole gradient (every layer's weights and biases, the L2 term left
+        out, as PyTorch's ``clip_grad_norm_`` before an optimizer's weight decay)
+        exceeds clip_norm, the gradient is scaled by ``clip_norm / (norm + 1e-6)``
+        before the optimizer sees it. Tames the first epochs of a high learning
+        rate. The minibatch solvers only (lbfgs refuses it). None: no clipping.
     callbacks : list of callable, default=None
         Each called as ``f(model, metrics)`` after every epoch; returning True stops
         training (see :mod:`fastmlp.callbacks`).
@@ -179,7 +186,7 @@ class MLPClassifier(CallbackSupportMixin, ClassifierBase, BaseMultilayerPerceptr
                  dropout=0.0, class_weight=None,
                  monitor="validation_score", callbacks=None, n_threads=None,
                  engine="cython", lr_schedule="constant", warmup_epochs=0,
-                 label_smoothing=0.0, scoring=None):
+                 label_smoothing=0.0, scoring=None, clip_norm=None):
         self._store_params(locals())
 
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,

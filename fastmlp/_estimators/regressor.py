@@ -28,7 +28,8 @@ class MLPRegressor(CallbackSupportMixin, RegressorBase, BaseMultilayerPerceptron
     scoring : str, callable or None, default=None
         As :class:`fastmlp.MLPClassifier`'s; None: R^2.
     **other parameters
-        As :class:`fastmlp.MLPClassifier` (hidden_layer_sizes ... warmup_epochs).
+        As :class:`fastmlp.MLPClassifier` (hidden_layer_sizes ... warmup_epochs,
+        scoring, clip_norm).
 
     Attributes
     ----------
@@ -51,7 +52,8 @@ n_features_in_, feature_names_in_, n_layers_, n_outputs_
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, max_fun=15000, weight_decay=0.01, rho=0.9, dropout=0.0,
                  monitor="validation_score", callbacks=None, n_threads=None,
-                 engine="cython", lr_schedule="constant", warmup_epochs=0, scoring=None):
+                 engine="cython", lr_schedule="constant", warmup_epochs=0, scoring=None,
+                 clip_norm=None):
         self._store_params(locals())
 
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,

@@ -238,6 +238,11 @@ def check_hyperparameters(params, engines):
     if not callable(params["lr_schedule"]):
         _check_choice(params, "lr_schedule", SCHEDULES)
     _check_number(params, "warmup_epochs", int, low=0)
+    if params["clip_norm"] is not None:
+        _check_number(params, "clip_norm", float, low=0, low_open=True)
+        if params["solver"] == "lbfgs":
+            raise ValueError("clip_norm clips the minibatch solvers' steps; lbfgs takes "
+                             "no such step (set clip_norm=None or another solver)")
     if "label_smoothing" in params:
         _check_number(params, "label_smoothing", float, low=0, high=1, high_open=True)
     scoring = params["scoring"]

@@ -13,6 +13,9 @@
  *   weights  1 for a slice of weights, 0 for biases: no L2 term, no weight decay
  *   l2       alpha / (sum of the minibatch's sample weights) for weights, 0 for biases:
  *            the gradient of the loss is g + l2 w (scikit-learn's L2 penalty)
+ *   gscale   the factor of g: 1, or less where clipping by the global norm scales the
+ *            step's gradient down (the L2 term is not clipped, as with PyTorch's
+ *            weight_decay after clip_grad_norm_)
  *   lr       the learning rate of this epoch
  *   h        its hyper-parameters, in the order its table line names them
  *   t        the step number: 1 for the optimizer's first update
@@ -20,7 +23,7 @@
  * minibatch needs it, and no separate pass computes it.
  *
  * An optimizer is two macros, <name>_CONSTANTS (per call) and <name>_UPDATE (per
- * element; w = p[i] and gi = g[i] + l2 w are given), and FASTMLP_OPTIMIZER(<name>),
+ * element; w = p[i] and gi = gscale g[i] + l2 w are given), and FASTMLP_OPTIMIZER(<name>),
  * which writes its float and double loops. */
 #ifndef FASTMLP_OPTIMIZERS_H
 #define FASTMLP_OPTIMIZERS_H
@@ -34,14 +37,15 @@
 #define FASTMLP_OPTIMIZER_LOOP(NAME, T)                                                 \
 FASTMLP_DISPATCH static double fastmlp_##NAME##_##T(                                   \
         T *restrict p, const T *restrict g, T *restrict s0, T *restrict s1,            \
-        Py_ssize_t n, int weights, T l2, double lr, const double *h, long long t) {    \
+        Py_ssize_t n, int weights, T l2, T gscale, double lr, const double *h,          \
+        long long t) {                                                                  \
     typedef T real;                                                                     \
     NAME##_CONSTANTS                                                                    \
     double sumsq = 0;                                                                   \
     _Pragma("omp simd reduction(+:sumsq)")                                              \
     for (Py_ssize_t i = 0; i < n; i++) {                                                \
         const real w = p[i];                                                            \
-        const real gi = g[i] + l2 * w;                                                  \
+        const real gi = gscale * g[i] + l2 * w;                                         \
         sumsq += (double) w * (double) w;                                               \
         NAME##_UPDATE                                                                   \
     }                                                                                   \
@@ -110,16 +114,17 @@ FASTMLP_OPTIMIZER(rmsprop)
 FASTMLP_OPTIMIZER(gradient)
 
 
+
 /* The optimizers' table. A line: the solver's name; its state arrays, space-separated
  * (at most two: s0, s1); the estimator parameters it reads, space-separated, in the
  * order of h[]; its loops. The learning rate (learning_rate_init, then the schedule's)
  * is every optimizer's, and the L2 penalty alpha is the loss's: neither is listed. */
 typedef double (*fastmlp_update_float)(float *, const float *, float *, float *,
-                                       Py_ssize_t, int, float, double, const double *,
-                                       long long);
+                                       Py_ssize_t, int, float, float, double,
+                                       const double *, long long);
 typedef double (*fastmlp_update_double)(double *, const double *, double *, double *,
-                                        Py_ssize_t, int, double, double, const double *,
-                                        long long);
+                                        Py_ssize_t, int, double, double, double,
+                                        const double *, long long);
 typedef struct {
     const char *name;
     const char *state;

@@ -16,10 +16,10 @@ cdef extern from "optimizers.h" nogil:
     const Entry FASTMLP_OPTIMIZERS[]
     const int FASTMLP_N_OPTIMIZERS
     double gradient_float "fastmlp_gradient_float"(
-        float*, const float*, float*, float*, Py_ssize_t, int, float, double,
+        float*, const float*, float*, float*, Py_ssize_t, int, float, float, double,
         const double*, long long)
     double gradient_double "fastmlp_gradient_double"(
-        double*, const double*, double*, double*, Py_ssize_t, int, double, double,
+        double*, const double*, double*, double*, Py_ssize_t, int, double, double, double,
         const double*, long long)
 
 
@@ -47,7 +47,8 @@ GRADIENT_CODE = GRADIENT   # the gradient kernel, for update_twin
 
 
 def update_twin(int code, floating[::1] params, const floating[::1] grads, list state,
-                bint weights, double l2, double learning_rate, hyper, long long t):
+                bint weights, double l2, double learning_rate, hyper, long long t,
+                double gscale=1):
     """Test twin of :c:func:`update`: one update in place of params and the optimizer's
     state arrays (code GRADIENT: state[0] receives the gradient); returns sum(params^2)
     before the update."""
@@ -73,4 +74,9 @@ def update_twin(int code, floating[::1] params, const floating[::1] grads, list 
     o.learning_rate, o.t = learning_rate, t
     o.hyper = &h[0] if h.shape[0] else NULL
     return update(&o, &params[0], &grads[0], &s0[0] if len(state) > 0 else NULL,
-                  &s1[0] if len(state) > 1 else NULL, n, weights, l2)
+                  &s1[0] if len(state) > 1 else NULL, n, weights, l2, gscale)
+
+
+def sumsq_twin(const floating[::1] grads):
+    """Test twin of :c:func:`sumsq`: sum(grads^2) in double."""
+    return sumsq(&grads[0], grads.shape[0]) if grads.shape[0] else 0.0

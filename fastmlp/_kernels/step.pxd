@@ -39,6 +39,9 @@ cdef struct StepContext:
     void* grads
     void* state[MAX_STATE]
     Optimizer optimizer
+    # > 0: the step's gradient is scaled to at most this global norm before any
+    # update (the updates then wait until every part's gradient is in); 0: no clipping
+    double clip_norm
     void** coefs                   # n_layers each
     void** intercepts
     void** coef_grads
@@ -57,7 +60,9 @@ cdef struct StepContext:
     void* terms[2]                 # two sets of the parts' terms (see layers.pyx)
     Py_ssize_t term_stride         # elements from one part's term to the next
     const Dropout* dropout         # one per hidden layer, or NULL
-    double* partials               # team size; each part's loss; each part's sum(w^2)
+    # the team size; each part's loss; each part's sum(w^2) (before its updates); each
+    # part's sum(g^2) when clipping
+    double* partials
     void* memory                   # what open_context allocated
 
 

@@ -10,13 +10,19 @@ minibatch for the first way, its rows for the second. The output layer, the loss
 the output delta go by rows. The update is skipped, by every part alike, when the
 minibatch loss is not finite.
 
+Clipping by the global norm (clip_norm > 0) needs the whole gradient before any
+update: the parts then only add up the squares of their gradient slices as they
+compute them, meet at one more barrier, and each updates the same slices as without
+clipping, with the gradient scaled by min(1, clip_norm / (norm + 1e-6)), PyTorch's
+clip_grad_norm_ factor.
+
 The barriers cut the step into segments (team.Segments). A team runs them all, one
 thread per part; one thread may instead play the whole team, segment by segment and
 part by part (`run_step` with serial), and computes the very same arithmetic.
 """
 from cython cimport floating
 from cython.parallel cimport parallel, threadid
-from libc.math cimport isfinite
+from libc.math cimport isfinite, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 from openmp cimport omp_get_max_threads, omp_get_num_threads
@@ -28,6 +34,7 @@ from fastmlp._kernels.layers cimport (backward_layer, forward_columns, forward_p
                                       forward_rows, reduce_columns)
 from fastmlp._kernels.losses cimport loss_delta
 from fastmlp._kernels.optimizers cimport MAX_STATE, optimizer_loops, update
+from fastmlp._kernels.optimizers cimport sumsq as squared_norm
 from fastmlp._kernels.signals cimport monotonic_seconds
 from fastmlp._kernels.sparse cimport csr_matmul, csr_transpose_matmul, csr_view
 from fastmlp._kernels.team cimport share, share_inputs, sums_terms
@@ -238,11 +245,12 @@ cdef int open_context(StepContext* c, const Py_ssize_t[::1] sizes, int hidden_ac
             array = state[k]
             c.state[k] = &array[0]
     c.optimizer = optimizer_loops(optimizer)
+    c.clip_norm = 0
     c.dropout = NULL
 
     # pointer arrays, then the partials
     c.memory = malloc((5 * L + n_parts * L) * sizeof(void*)
-                      + (2 * n_parts + 1) * sizeof(double))
+                      + (3 * n_parts + 1) * sizeof(double))
     if c.memory == NULL:
         raise MemoryError()
     pointers = <void**> c.memory
@@ -296,8 +304,9 @@ cdef Py_ssize_t step_part(const StepContext* c, const Step* s, Py_ssize_t part,
 
     Returns SEGMENT_DONE after a segment that is not the last, STEP_SKIPPED for a
     non-finite loss, and else the number of the last segment. c.partials receives
-    the team size, the part's loss (sum of the weighted losses of its rows) and the
-    sum of squares of the weights it updated, before the update.
+    the team size, the part's loss (sum of the weighted losses of its rows), the
+    sum of squares of the weights it updated, before the update, and (clipping) the
+    sum of squares of its slices of the gradient.
     """
     if c.itemsize == sizeof(float):
         return _step_part(c, s, part, n_parts, segment, <float*> c.params)
@@ -345,8 +354,9 @@ cdef Py_ssize_t _step_part(const StepContext* c, const Step* s, Py_ssize_t part,
     cdef floating* terms
     cdef floating* output_bias_share
     cdef double* sumsq = c.partials + 1 + n_parts + part
+    cdef double* gradient_sumsq = c.partials + 1 + 2 * n_parts + part
     cdef double total_loss = 0
-    cdef bint by_columns
+    cdef bint by_columns, clipping = c.clip_norm > 0
     seg.wanted, seg.current = wanted, 0
     share(rows, part, n_parts, &lo, &hi)
     # When the first hidden layer is a sum of terms (see layers.pyx), each part
@@ -357,7 +367,7 @@ cdef Py_ssize_t _step_part(const StepContext* c, const Step* s, Py_ssize_t part,
     if wanted <= 0:
         if part == 0:
             c.partials[0] = n_parts   # the team OpenMP gave us may be smaller than asked
-        sumsq[0] = 0
+        sumsq[0] = gradient_sumsq[0] = 0
         if not c.in_place:
             _gather(c, s, part, n_parts, by_columns, lo, hi, xb)
         if sparse:   # by rows, read in place
@@ -412,13 +422,15 @@ cdef Py_ssize_t _step_part(const StepContext* c, const Step* s, Py_ssize_t part,
         return STEP_SKIPPED
 
     # -- backward, each part updating its rows of W_i as soon as their gradient is in
+    #    (clipping: adding up their squares, the update to follow)
     if runs(&seg):
         # The output biases: this part's units, the other parts' row shares summed in.
         share(n_out, part, n_parts, &j0, &j1)
         for p in range(1, n_parts):
             for k in range(j0, j1):
                 bias_grads[L - 1][k] += bias_grads[p * L + L - 1][k]
-        _update(c, s, params, (intercepts[L - 1] - params) + j0, j1 - j0, False)
+        _update_or_sum(c, s, params, (intercepts[L - 1] - params) + j0, j1 - j0, False,
+                       gradient_sumsq)
     for i in range(L - 1, first_layer - 1, -1):
         delta_prev = NULL if i == 0 else <floating*> c.deltas[i % 2]
         if runs(&seg):
@@ -429,13 +441,17 @@ cdef Py_ssize_t _step_part(const StepContext* c, const Step* s, Py_ssize_t part,
                            NULL if i == 0 else bias_grads[i - 1], c.hidden_activation,
                            NULL if i == 0 else _dropout(c, i - 1))
             # This part's rows of W_i (dW_i's rows just computed), then its share of b_{i-1}.
-            if i == 0:   # a dense X: meanwhile prefetch what this part gathers next
+            if i == 0 and not clipping:   # a dense X: meanwhile prefetch what this
+                # part gathers next
                 sumsq[0] += _update_first_layer(c, s, part, n_parts, by_columns, params,
-                                                j0, j1)
+                                                j0, j1, 1)
             else:
-                sumsq[0] += _update(c, s, params, (coefs[i] - params) + j0 * sizes[i + 1],
-                                    (j1 - j0) * sizes[i + 1], True)
-                _update(c, s, params, (intercepts[i - 1] - params) + j0, j1 - j0, False)
+                sumsq[0] += _update_or_sum(c, s, params,
+                                           (coefs[i] - params) + j0 * sizes[i + 1],
+                                           (j1 - j0) * sizes[i + 1], True, gradient_sumsq)
+            if i > 0:
+                _update_or_sum(c, s, params, (intercepts[i - 1] - params) + j0, j1 - j0,
+                               False, gradient_sumsq)
         if i > 0:
             if segment_ends(&seg):   # the layer before reads every column of delta_prev
                 return SEGMENT_DONE
@@ -450,7 +466,14 @@ cdef Py_ssize_t _step_part(const StepContext* c, const Step* s, Py_ssize_t part,
             return SEGMENT_DONE
         if runs(&seg):
             share_inputs(0, sizes, part, n_parts, &j0, &j1)
-            sumsq[0] += _update(c, s, params, j0 * sizes[1], (j1 - j0) * sizes[1], True)
+            sumsq[0] += _update_or_sum(c, s, params, j0 * sizes[1], (j1 - j0) * sizes[1],
+                                       True, gradient_sumsq)
+    if clipping:
+        if segment_ends(&seg):   # the global norm needs every part's sum of squares
+            return SEGMENT_DONE
+        if runs(&seg):
+            sumsq[0] += _clipped_updates(c, s, part, n_parts, by_columns, params,
+                                         _clip_factor(c, n_parts))
     return seg.current
 
 
@@ -460,13 +483,69 @@ cdef inline const Dropout* _dropout(const StepContext* c, Py_ssize_t i) noexcept
 
 
 cdef inline double _update(const StepContext* c, const Step* s, floating* params,
-                           Py_ssize_t first, Py_ssize_t count, bint weights) noexcept nogil:
+                           Py_ssize_t first, Py_ssize_t count, bint weights,
+                           double gscale) noexcept nogil:
     """The optimizer's update of params[first:first + count] (weights, with the L2
-    term, or biases); returns sum(w^2) of that slice before the update."""
+    term, or biases) with the gradient scaled by gscale; returns sum(w^2) of that
+    slice before the update."""
     return update(&c.optimizer, params + first, <const floating*> c.grads + first,
                   NULL if c.state[0] == NULL else <floating*> c.state[0] + first,
                   NULL if c.state[1] == NULL else <floating*> c.state[1] + first,
-                  count, weights, s.l2)
+                  count, weights, s.l2, gscale)
+
+
+cdef inline double _update_or_sum(const StepContext* c, const Step* s, floating* params,
+                                  Py_ssize_t first, Py_ssize_t count, bint weights,
+                                  double* gradient_sumsq) noexcept nogil:
+    """Without clipping, _update (gscale 1); clipping, add sum(g^2) of the slice's
+    gradient, just computed and still in cache, to gradient_sumsq, and leave the
+    update to _clipped_updates. Returns sum(w^2) of the slice if it was updated, else
+    0."""
+    if c.clip_norm > 0:
+        gradient_sumsq[0] += squared_norm(<const floating*> c.grads + first, count)
+        return 0
+    return _update(c, s, params, first, count, weights, 1)
+
+
+cdef double _clip_factor(const StepContext* c, Py_ssize_t n_parts) noexcept nogil:
+    """min(1, clip_norm / (||g|| + 1e-6)) for the step's whole gradient, every part's
+    sum of squares added in part order (every part computes the same bits); 1 when the
+    norm is not finite, so that the divergence checks see what happened."""
+    cdef double total = 0, factor
+    cdef Py_ssize_t p
+    for p in range(n_parts):
+        total += c.partials[1 + 2 * n_parts + p]
+    if not isfinite(total):
+        return 1
+    factor = c.clip_norm / (sqrt(total) + 1e-6)
+    return factor if factor < 1 else 1
+
+
+cdef double _clipped_updates(const StepContext* c, const Step* s, Py_ssize_t part,
+                             Py_ssize_t n_parts, bint by_columns, floating* params,
+                             double gscale) noexcept nogil:
+    """This part's updates of a clipped step, with the gradient scaled by gscale: the
+    slices and the order of the updates of the backward pass without clipping (the
+    output biases; then from the last layer down its rows of W_i and its share of
+    b_{i-1}). Returns sum(w^2) of its weights before the update."""
+    cdef Py_ssize_t L = c.n_layers, i, j0, j1
+    cdef const Py_ssize_t* sizes = c.sizes
+    cdef floating** coefs = <floating**> c.coefs
+    cdef floating** intercepts = <floating**> c.intercepts
+    cdef double total = 0
+    share(sizes[L], part, n_parts, &j0, &j1)
+    _update(c, s, params, (intercepts[L - 1] - params) + j0, j1 - j0, False, gscale)
+    for i in range(L - 1, -1, -1):
+        share_inputs(i, sizes, part, n_parts, &j0, &j1)
+        if i == 0 and c.X != NULL:   # a dense X: prefetch what this part gathers next
+            total += _update_first_layer(c, s, part, n_parts, by_columns, params, j0, j1,
+                                         gscale)
+        else:
+            total += _update(c, s, params, (coefs[i] - params) + j0 * sizes[i + 1],
+                             (j1 - j0) * sizes[i + 1], True, gscale)
+        if i > 0:
+            _update(c, s, params, (intercepts[i - 1] - params) + j0, j1 - j0, False, gscale)
+    return total
 
 
 cdef inline void _input_share(bint by_columns, Py_ssize_t rows, Py_ssize_t part,
@@ -530,7 +609,7 @@ cdef Py_ssize_t PREFETCH_ROWS_PER_SLICE = 4
 
 cdef double _update_first_layer(const StepContext* c, const Step* s, Py_ssize_t part,
                                 Py_ssize_t n_parts, bint by_columns, floating* params,
-                                Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+                                Py_ssize_t j0, Py_ssize_t j1, double gscale) noexcept nogil:
     """The update of this part's rows [j0, j1) of W_0 (a dense X), in slices, each
     after prefetching PREFETCH_ROWS_PER_SLICE of the rows of the next minibatch that
     this part will gather: X's columns it gathers (see _input_share), and Y's rows.
@@ -550,7 +629,7 @@ cdef double _update_first_layer(const StepContext* c, const Step* s, Py_ssize_t 
     share(s.next_rows, part, n_parts, &y0, &y1)
     n_slices = (r1 - r0 + PREFETCH_ROWS_PER_SLICE - 1) // PREFETCH_ROWS_PER_SLICE
     if n_slices <= 0:
-        return _update(c, s, params, first, count, True)
+        return _update(c, s, params, first, count, True, gscale)
     for k in range(n_slices):
         for r in range(r0 + k * PREFETCH_ROWS_PER_SLICE,
                        min(r1, r0 + (k + 1) * PREFETCH_ROWS_PER_SLICE)):
@@ -561,7 +640,7 @@ cdef double _update_first_layer(const StepContext* c, const Step* s, Py_ssize_t 
         # slices of whole 16-element blocks (64 bytes in float32)
         a = b
         b = count if k == n_slices - 1 else count * (k + 1) // n_slices // 16 * 16
-        sumsq += _update(c, s, params, first + a, b - a, True)
+        sumsq += _update(c, s, params, first + a, b - a, True, gscale)
     return sumsq
 
 

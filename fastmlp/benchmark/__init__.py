@@ -88,9 +88,10 @@ def gemm_only_epoch(X, y, config, n_classes):
 
 
 def _fastmlp_epoch(engine):
-    def epoch(X, y, config, n_classes):
+    def epoch(X, y, config, n_classes, **params):
+        # params: other estimator parameters (benchmarks/ab.py --new-params)
         model = MLPClassifier(config.hidden, batch_size=config.batch_size, random_state=0,
-                              engine=engine)
+                              engine=engine, **params)
         Y, out_activation, _ = model._encode_targets(y, X.dtype, True, False, None)
         layout = ParameterLayout([X.shape[1], *config.hidden, Y.shape[1]])
         rng = np.random.RandomState(0)

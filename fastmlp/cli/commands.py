@@ -91,6 +91,7 @@ TRAIN_OPTIONS = {
     "lr_schedule": ("lr_schedule", "constant"),
     "warmup_epochs": ("warmup_epochs", 0),
     "label_smoothing": ("label_smoothing", 0.0),
+    "clip_norm": ("clip_norm", None),
 }
 
 

@@ -139,6 +139,9 @@ def build_parser():
                             "(0.2,0.1); default 0")
     train.add_argument("--label-smoothing", type=fraction_or_zero, metavar="E",
                        help="train on labels smoothed by E (default 0)")
+    train.add_argument("--clip-norm", type=positive_float, metavar="NORM",
+                       help="scale each minibatch's gradient down to at most this global "
+                            "norm (default: no clipping)")
     train.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES,
                        help="precision of training and of the saved model (default float32)")
     train.add_argument("--engine", default="cython", choices=ENGINE_CHOICES,
