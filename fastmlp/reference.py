@@ -154,6 +154,21 @@ def per_sample_losses(Y, P, loss):
     return total
 
 
+# The classes label smoothing spreads its share over, for the classification losses:
+# one per output (None) or a number.
+SMOOTHING_CLASSES = {"log_loss": None, "binary_log_loss": 2}
+
+
+def smoothed_targets(Y, loss, label_smoothing):
+    """(1 - e) Y + e / K, K the classes (the outputs of a softmax, 2 for each logistic
+    output): the targets a classification loss trains on under label smoothing e. Y
+    itself for e = 0 or another loss."""
+    if not label_smoothing or loss not in SMOOTHING_CLASSES:
+        return Y
+    classes = SMOOTHING_CLASSES[loss] or Y.shape[1]
+    return Y * Y.dtype.type(1 - label_smoothing) + Y.dtype.type(label_smoothing / classes)
+
+
 def per_sample_loss_sum(Y, P, loss, sample_weight=None):
     """Sum over the rows of the (weighted) per-sample loss."""
     losses = per_sample_losses(Y, P, loss)
@@ -189,8 +204,10 @@ def backward(coefs, acts, zs, delta, activation, masks=None, rates=None):
 
 
 def loss_and_gradient(coefs, intercepts, X, Y, activation, out_activation, loss, alpha,
-                      sample_weight=None):
-    """Mean loss with the L2 penalty, and its gradient (coef_grads, intercept_grads)."""
+                      sample_weight=None, label_smoothing=0.0):
+    """Mean loss with the L2 penalty, and its gradient (coef_grads, intercept_grads);
+    a classification loss of the targets smoothed by label_smoothing."""
+    Y = smoothed_targets(Y, loss, label_smoothing)
     acts, zs = forward_pass(coefs, intercepts, X, activation, out_activation)
     weight_sum = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
     delta = output_delta(Y, acts[-1], loss, sample_weight)
@@ -277,8 +294,9 @@ def train_epoch(coefs, intercepts, optimizer_state, X, Y, sample_weight, order, 
     `optimizer_state` maps the optimizer's state names to lists of arrays shaped like
     coefs + intercepts. `config` is a TrainingConfig (fastmlp/_engine/config.py):
     batch_size, activation, out_activation, loss, solver, alpha, learning_rate,
-    optimizer_params, dropout (None or a rate per hidden layer), dropout_seed and
-    clip_norm (None or the largest global norm of a step's gradient).
+    optimizer_params, dropout (None or a rate per hidden layer), dropout_seed,
+    label_smoothing and clip_norm (None or the largest global norm of a step's
+    gradient).
     Returns ``(loss_sum, steps, t, diverged)``, diverged being True when a minibatch
     loss was not finite (that step is then not applied, nor any after it). A
     minibatch whose weights sum to 0 is skipped.
@@ -290,7 +308,7 @@ def train_epoch(coefs, intercepts, optimizer_state, X, Y, sample_weight, order, 
     loss_sum, steps = 0.0, 0
     for start in range(0, len(order), c.batch_size):
         rows = order[start:start + c.batch_size]
-        xb, yb = X[rows], Y[rows]
+        xb, yb = X[rows], smoothed_targets(Y[rows], c.loss, c.label_smoothing)
         wb = None if sample_weight is None else sample_weight[rows]
         weight_sum = len(rows) if wb is None else float(np.sum(wb, dtype=np.float64))
         if weight_sum <= 0:

@@ -1,5 +1,6 @@
-"""label_smoothing (the classifier's targets, smoothed once per fit), scoring= (the
-validation score by any scikit-learn scorer or a callable) and sample_weight_val."""
+"""label_smoothing (the classifier's targets, smoothed by the loss kernel as it reads
+them), scoring= (the validation score by any scikit-learn scorer or a callable) and
+sample_weight_val."""
 import warnings
 
 import numpy as np
@@ -52,6 +53,18 @@ def test_label_smoothing_trains_the_same_on_both_engines_and_scores_true_labels(
     true_loss = reference.per_sample_losses(np.eye(3)[y[:40]], P, "log_loss").mean()
     assert model.validation_loss_curve_[-1] == pytest.approx(true_loss, rel=1e-9)
     assert model.validation_scores_[-1] == model.score(X[:40], y[:40])
+
+
+def test_label_smoothing_reaches_the_full_batch_gradient_of_lbfgs():
+    # L-BFGS runs the step's loss kernel once over all rows: the same smoothed loss
+    X, y = blobs(n=120, n_features=5, n_classes=3, seed=7)
+    fits = {(engine, e): quiet_fit(classifier((6,), solver="lbfgs", max_iter=4,
+                                              label_smoothing=e, engine=engine), X, y)
+            for engine in ("cython", "numpy") for e in (0.0, 0.2)}
+    for e in (0.0, 0.2):
+        for a, b in zip(fitted_arrays(fits["cython", e]), fitted_arrays(fits["numpy", e])):
+            np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-10)
+    assert fits["cython", 0.2].loss_ != pytest.approx(fits["cython", 0.0].loss_)
 
 
 def test_label_smoothing_is_checked():

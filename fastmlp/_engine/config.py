@@ -24,6 +24,7 @@ class TrainingConfig:
     dropout: Optional[tuple] = None  # a rate per hidden layer
     dropout_seed: int = 0            # with the step number, keys the dropout masks
     clip_norm: Optional[float] = None   # the largest global norm of a step's gradient
+    label_smoothing: float = 0.0     # of a classification loss (the classifier's)
     bound_blas: bool = False         # the user bounded the threads: BLAS too
 
     @classmethod
@@ -37,6 +38,7 @@ class TrainingConfig:
                                      for name in OPTIMIZERS[solver].hyper},
                    batch_size=batch_size, dropout=dropout, dropout_seed=dropout_seed,
                    clip_norm=params.get("clip_norm"),
+                   label_smoothing=params.get("label_smoothing", 0.0),
                    bound_blas=params["n_threads"] is not None)
 
     @property

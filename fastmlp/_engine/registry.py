@@ -27,6 +27,9 @@ class Loss:
     code: int
     output_activation: str   # the output activation it pairs with (delta = P - Y)
     mean: bool               # a sample's loss is a mean over its outputs (else a sum)
+    # the classes label smoothing spreads its share over: 'cols' (one per output), a
+    # number, or None (not a classification loss)
+    smoothing_classes: object = None
 
 
 @dataclass(frozen=True)
@@ -37,8 +40,8 @@ class Optimizer:
     hyper: tuple   # the estimator parameters it reads, in its kernel's order
 
 
-LOSSES = {name: Loss(name, code, output, mean)
-          for code, (name, output, mean) in enumerate(losses.TABLE)}
+LOSSES = {name: Loss(name, code, output, mean, labels)
+          for code, (name, output, mean, labels) in enumerate(losses.TABLE)}
 LOSS_FOR_OUTPUT = {loss.output_activation: name for name, loss in LOSSES.items()}
 
 ACTIVATIONS = {name: Activation(name, code, hidden, name in LOSS_FOR_OUTPUT, reads)

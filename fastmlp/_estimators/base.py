@@ -203,7 +203,6 @@ class BaseMultilayerPerceptron(EstimatorBase):
                                            target_attributes, rng, sample_weight_val)
         if validation is not None and validation.split:
             X, Y, sample_weight = validation.train
-        Y = self._training_targets(Y, out_activation)
 
         # before `before`: the callbacks' context must survive a restore, for teardown
         tasks = FitTasks(self, "partial_fit" if incremental else "fit",
@@ -223,10 +222,6 @@ class BaseMultilayerPerceptron(EstimatorBase):
             raise
         tasks.end()
         return self
-
-    def _training_targets(self, Y, out_activation):
-        """The targets the network trains on (the classifier smooths its labels)."""
-        return Y
 
     def _check_layers(self, hidden):
         widths = tuple(c.shape[1] for c in self.coefs_[:-1])
@@ -575,6 +570,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
         scikit-learn's), verbose and validation data see each L-BFGS iteration as an
         epoch."""
         loss_name = LOSS_FOR_OUTPUT[out_activation]
+        label_smoothing = self.get_params().get("label_smoothing", 0.0)   # the classifier's
         grads = np.empty(layout.n_params, dtype=X.dtype)
         callbacks = list(self.callbacks or [])
         if self.verbose and not any(isinstance(c, ProgressBar) for c in callbacks):
@@ -590,12 +586,12 @@ class BaseMultilayerPerceptron(EstimatorBase):
                 coefs, intercepts = layout.views(params)
                 value, coef_grads, intercept_grads = reference.loss_and_gradient(
                     coefs, intercepts, X, Y, self.activation, out_activation, loss_name,
-                    self.alpha, sample_weight)
+                    self.alpha, sample_weight, label_smoothing)
                 return value, layout.pack(coef_grads, intercept_grads, np.float64)
             value = gradient.loss_and_gradient(
                 params, grads, X, Y, layout.sizes, ACTIVATIONS[self.activation].code,
                 ACTIVATIONS[out_activation].code, LOSSES[loss_name].code, self.alpha,
-                sample_weight)
+                sample_weight, label_smoothing)
             return value, grads.astype(np.float64)
 
         def after_iteration(intermediate_result):

@@ -99,10 +99,10 @@ class MLPClassifier(CallbackSupportMixin, ClassifierBase, BaseMultilayerPerceptr
     label_smoothing : float in [0, 1), default=0.0
         Train on targets ``(1 - label_smoothing) * one_hot + label_smoothing / K``
         (K the classes, 2 for a logistic output), as PyTorch's CrossEntropyLoss does:
-        a network that is less sure of itself often generalises better. The targets
-        are smoothed once per fit, so every step's loss and gradient are the
-        smoothed cross-entropy's at no cost per step. ``loss_curve_`` is that loss;
-        validation scores and losses use the true labels.
+        a network that is less sure of itself often generalises better. The loss
+        kernel smooths each target as it reads it (no smoothed copy of y).
+        ``loss_curve_`` is that loss; validation scores and losses use the true
+        labels.
     scoring : str, callable or None, default=None
         The validation score recorded in ``validation_scores_`` and watched by early
         stopping (with ``monitor='validation_score'``): any scikit-learn scorer name
@@ -273,15 +273,6 @@ class MLPClassifier(CallbackSupportMixin, ClassifierBase, BaseMultilayerPerceptr
                              f"{known}. 'y' has {np.unique(y)}.")
         return self._one_hot(y, known, dtype), self._out_activation_for(known), \
             {"classes_": known, "_multilabel": False}
-
-    def _training_targets(self, Y, out_activation):
-        """Y smoothed by label_smoothing: (1 - e) Y + e / K, K the classes (2 for each
-        logistic output)."""
-        if not self.label_smoothing:
-            return Y
-        classes = Y.shape[1] if out_activation == "softmax" else 2
-        return (Y * (1 - self.label_smoothing)
-                + self.label_smoothing / classes).astype(Y.dtype, copy=False)
 
     def _encode_multilabel(self, y, dtype, first_pass):
         if not np.isin(y, (0, 1)).all():

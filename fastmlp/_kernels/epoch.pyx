@@ -304,9 +304,9 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     config (a TrainingConfig) gives batch_size, codes() (the hidden and output
     activations', the loss's and the optimizer's), learning_rate, optimizer_hyper
     (the optimizer's hyper-parameters in its table's order), alpha, dropout (None or
-    a rate per hidden layer), dropout_seed, clip_norm (None or the largest global
-    norm of a step's gradient) and bound_blas (BLAS bounded to one thread per thread
-    even without a team).
+    a rate per hidden layer), dropout_seed, label_smoothing, clip_norm (None or the
+    largest global norm of a step's gradient) and bound_blas (BLAS bounded to one
+    thread per thread even without a team).
 
     With n_threads > 1 each step runs on a team of OpenMP threads that share the
     minibatch (see step.pyx), each calling BLAS single-threaded; with 1 on the
@@ -353,6 +353,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                  grads, state, optimizer_code, workspace, batch_size, n_threads, False)
     c.optimizer.learning_rate = config.learning_rate
     c.clip_norm = config.clip_norm or 0
+    c.label_smoothing = config.label_smoothing
     c.optimizer.hyper = &hyper[0] if hyper.shape[0] else NULL
     try:
         if config.dropout is not None:

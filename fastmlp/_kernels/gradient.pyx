@@ -20,11 +20,13 @@ def loss_and_gradient(floating[::1] params,          # IN flat parameters (n_par
                       const floating[:, ::1] Y,      # IN (n_samples x n_outputs)
                       const Py_ssize_t[::1] sizes,   # IN layer widths, input first
                       int hidden_activation, int out_activation, int loss, double alpha,
-                      sample_weight=None):           # IN (n_samples,) or None: all 1
+                      sample_weight=None,            # IN (n_samples,) or None: all 1
+                      double label_smoothing=0):
     """Full-batch loss and its exact gradient, L2 penalty included.
 
     loss = (sum_i w_i loss_i + 0.5 alpha ||W||^2) / sum_i w_i, with w_i = 1 when
-    sample_weight is None (scikit-learn's definition). X, Y and the weights are of the
+    sample_weight is None (scikit-learn's definition), the loss of the targets smoothed
+    by label_smoothing (see losses.pxd). X, Y and the weights are of the
     parameters' dtype; the caller checked the shapes. A non-finite loss gives a NaN
     gradient.
     """
@@ -40,6 +42,7 @@ def loss_and_gradient(floating[::1] params,          # IN flat parameters (n_par
     cdef const Py_ssize_t[::1] order = np.arange(rows, dtype=np.intp)   # a CSR X's rows
     open_context(&c, sizes, hidden_activation, out_activation, loss, X, Y, sample_weight,
                  params, scratch, [grads], GRADIENT, workspace, rows, 1, True)
+    c.label_smoothing = label_smoothing
     s.rows, s.order, s.next_rows, s.next_order = rows, &order[0], 0, NULL
     s.scale = 1 / weight_sum
     s.l2 = alpha * s.scale

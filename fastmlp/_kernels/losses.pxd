@@ -11,6 +11,9 @@ from cython cimport floating
 #   bias_grad OUT column sums of delta (cols,)
 #   scale     1 / (sum of the minibatch's weights), folded in here so that no later
 #             pass rescales
+#   smoothing label smoothing e of the classification losses: their loss and delta are
+#             those of the targets (1 - e) Y + e / K, K the classes (cols for softmax,
+#             2 for each logistic output), computed on the fly (no smoothed copy of Y)
 cdef double loss_delta(floating* out, const floating* y, const floating* weights,
                        floating* bias_grad, Py_ssize_t rows, Py_ssize_t cols, int loss,
-                       double scale) noexcept nogil
+                       double scale, double smoothing) noexcept nogil

@@ -25,6 +25,7 @@ cdef struct StepContext:
     int hidden_activation
     int out_activation
     int loss
+    double label_smoothing         # of a classification loss (losses.pxd); 0: none
     # -- the data
     const void* X                  # a dense X (n_samples x n_in); NULL: X is `csr`
     CsrMatrix csr

@@ -245,7 +245,7 @@ cdef int open_context(StepContext* c, const Py_ssize_t[::1] sizes, int hidden_ac
             array = state[k]
             c.state[k] = &array[0]
     c.optimizer = optimizer_loops(optimizer)
-    c.clip_norm = 0
+    c.clip_norm = c.label_smoothing = 0
     c.dropout = NULL
 
     # pointer arrays, then the partials
@@ -413,7 +413,7 @@ cdef Py_ssize_t _step_part(const StepContext* c, const Step* s, Py_ssize_t part,
         c.partials[1 + part] = loss_delta(
             acts[L - 1] + lo * n_out, <const floating*> c.yb + lo * n_out,
             NULL if c.sample_weight == NULL else <const floating*> c.wb + lo,
-            output_bias_share, hi - lo, n_out, c.loss, s.scale)
+            output_bias_share, hi - lo, n_out, c.loss, s.scale, c.label_smoothing)
     if segment_ends(&seg):   # dW needs every row's delta; the update, the loss
         return SEGMENT_DONE
     for p in range(n_parts):

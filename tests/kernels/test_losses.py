@@ -121,3 +121,42 @@ def test_loss_delta_rejects_non_c_contiguous_arrays(dtype, bad):
     with pytest.raises(ValueError, match="contiguous"):
         losses.loss_delta_twin(arrays["out"], arrays["y"], np.zeros(4, dtype),
                                 LOSSES["log_loss"].code, 1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_label_smoothing_is_the_loss_and_delta_of_the_smoothed_targets(dtype, shape,
+                                                                       output):
+    # In the kernel, each target is smoothed as it is read: (1 - e) y + e / K, K the
+    # softmax's outputs or 2 per logistic output; the regression losses ignore it.
+    rng = rng_for("smoothed-loss", dtype, shape, output)
+    loss, e = LOSS_FOR_OUTPUT[output], 0.1
+    p, y = predictions_and_targets(rng, shape, output, dtype)
+    smoothed = reference.smoothed_targets(y, loss, e)
+    if loss in ("squared_error", "poisson"):
+        assert smoothed is y
+    else:
+        classes = shape[1] if loss == "log_loss" else 2
+        np.testing.assert_allclose(smoothed, (1 - e) * y + e / classes, rtol=RTOL[dtype])
+    scale = 1.0 / shape[0]
+    want_delta = (p.astype(np.float64) - smoothed) * scale / (
+        shape[1] if loss == "squared_error" else 1)
+    out = p.copy()
+    bias_grad = np.empty(shape[1], dtype=dtype)
+
+    total = losses.loss_delta_twin(out, y, bias_grad, LOSSES[loss].code, scale,
+                                   smoothing=e)
+
+    np.testing.assert_allclose(total, reference.per_sample_loss_sum(smoothed, p, loss),
+                               rtol=RTOL[dtype])
+    assert_within_sum_bound(out, want_delta, np.abs(want_delta) + scale, dtype)
+    assert_within_sum_bound(bias_grad, want_delta.sum(axis=0),
+                            (np.abs(want_delta) + scale).sum(axis=0), dtype)
+
+
+def test_the_reference_smooths_over_the_classes_the_kernel_table_names():
+    # the table (losses.pyx.tp) and the reference's rule name the same classes
+    for name, loss in LOSSES.items():
+        assert loss.smoothing_classes == {"log_loss": "cols", "binary_log_loss": 2}.get(name)
+        assert (name in reference.SMOOTHING_CLASSES) == (loss.smoothing_classes is not None)
