@@ -1,6 +1,11 @@
 """A fitted model as an ONNX graph of default-domain operators (`to_onnx`), for
 serving with onnxruntime or any ONNX runtime; needs the onnx package
-(``pip install "fastmlp[onnx]"``), imported only when called."""
+(``pip install "fastmlp[onnx]"``), imported only when called.
+
+The graph is built by three functions that append nodes to any `graph` with the
+methods of `_Graph` (``name``, ``constant``, ``node``): `to_onnx` gives them a
+`_Graph` of its own, the skl2onnx converter (`skl2onnx_converter`) one that writes
+into skl2onnx's container, so both export the same network."""
 import os
 
 import numpy as np
@@ -38,6 +43,9 @@ def to_onnx(model, path=None):
     float32 ``alpha`` attribute is not 0.01 in float64, and a float64 elu is
     ``where(z > 0, z, exp(min(z, 0)) - 1)`` (onnxruntime's Elu is float32 only).
 
+    To convert a scikit-learn Pipeline that ends in a fastmlp model, use skl2onnx
+    after `fastmlp.export.register_skl2onnx`.
+
     Parameters
     ----------
     model : MLPClassifier or MLPRegressor
@@ -59,7 +67,7 @@ def to_onnx(model, path=None):
     """
     try:
         import onnx
-        from onnx import TensorProto, helper, numpy_helper
+        from onnx import TensorProto, helper
     except ImportError as error:
         raise ImportError('to_onnx needs the onnx package: pip install "fastmlp[onnx]"'
                           ) from error
@@ -67,31 +75,109 @@ def to_onnx(model, path=None):
                                                                           "to_onnx")
     dtype = coefs[0].dtype
     float_type = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
-    classifier = is_classifier(model)
-    multilabel = classifier and bool(state.get("_multilabel", False))
+    graph = _Graph(reserved=("X", "label", "probabilities", "variable"))
+    output = append_network(graph, "X", coefs, intercepts, activation, out_activation,
+                            dtype)
 
-    nodes, initializers = [], []
-    counter = [0]
+    batch = "n_samples"
+    if is_classifier(model):
+        classes = np.asarray(state["classes_"])
+        multilabel = bool(state.get("_multilabel", False))
+        if multilabel or classes.dtype.kind in "iu":
+            table, label_type = classes.astype(np.int64), TensorProto.INT64
+        elif classes.dtype.kind in "US" or classes.dtype == object:
+            table, label_type = classes.astype(str), TensorProto.STRING
+        elif classes.dtype.kind in "bf":
+            table = classes
+            label_type = helper.np_dtype_to_tensor_dtype(classes.dtype)
+        else:
+            raise ValueError(f"cannot export class labels of dtype {classes.dtype}")
+        n_columns = append_classifier_outputs(graph, output, table, multilabel, dtype,
+                                              "label", "probabilities")
+        label_shape = [batch, n_columns] if multilabel else [batch]
+        graph_outputs = [helper.make_tensor_value_info("label", label_type, label_shape),
+                         helper.make_tensor_value_info("probabilities", float_type,
+                                                       [batch, n_columns])]
+    else:
+        flat = bool(state.get("_y_was_1d", False))
+        append_regressor_output(graph, output, flat, "variable")
+        shape = [batch] if flat else [batch, coefs[-1].shape[1]]
+        graph_outputs = [helper.make_tensor_value_info("variable", float_type, shape)]
 
-    def fresh(prefix):
-        counter[0] += 1
-        return f"{prefix}_{counter[0]}"
+    onnx_graph = helper.make_graph(
+        graph.nodes, f"fastmlp_{type(model).__name__}",
+        [helper.make_tensor_value_info("X", float_type, [batch, coefs[0].shape[0]])],
+        graph_outputs, graph.initializers)
+    proto = helper.make_model(onnx_graph, producer_name="fastmlp",
+                              opset_imports=[helper.make_opsetid("", _ONNX_OPSET)],
+                              ir_version=_ONNX_IR_VERSION)
+    proto.doc_string = (f"fastmlp {type(model).__name__}: hidden activation "
+                        f"'{activation}', output activation '{out_activation}'")
+    onnx.checker.check_model(proto, full_check=True)
+    if path is not None:
+        with open(os.fspath(path), "wb") as file:
+            file.write(proto.SerializeToString())
+    return proto
 
-    def constant(value, name, array_dtype=dtype):
-        array = np.asarray(value, dtype=array_dtype)
-        if array.dtype.kind in "UO":
-            array = np.asarray([str(v) for v in array.ravel()], dtype=object).reshape(
-                array.shape)
-        initializers.append(numpy_helper.from_array(array, name))
+
+class _Graph:
+    """The nodes and initializers of a graph being built, each value under a name of
+    its own; `reserved` are the names of the graph's inputs and outputs, which only
+    an explicit ``node(..., output=name)`` may write."""
+
+    def __init__(self, reserved=()):
+        self.nodes, self.initializers = [], []
+        self._taken = set(reserved)
+
+    def name(self, hint):
+        """`hint`, or `hint` with a number if that name is taken."""
+        name, number = hint, 1
+        while name in self._taken:
+            number += 1
+            name = f"{hint}_{number}"
+        self._taken.add(name)
         return name
 
-    def node(op, inputs, output=None, **attributes):
-        output = output or fresh(op.lower())
-        nodes.append(helper.make_node(op, list(inputs), [output], **attributes))
+    def constant(self, value, hint, dtype):
+        """The name of a new initializer holding `value` as `dtype` (str: a string tensor)."""
+        from onnx import numpy_helper
+        name = self.name(hint)
+        self.initializers.append(numpy_helper.from_array(constant_array(value, dtype), name))
+        return name
+
+    def node(self, op, inputs, output=None, **attributes):
+        """Append ``op(inputs)``, writing `output` (a new name if None); its name."""
+        from onnx import helper
+        output = output or self.name(op.lower())
+        self.nodes.append(helper.make_node(op, list(inputs), [output], **attributes))
         return output
+
+
+def constant_array(value, dtype):
+    """`value` as an array of `dtype`; strings as the object array ONNX wants."""
+    if dtype is str:
+        array = np.asarray(value).astype(str)
+        return np.asarray([str(v) for v in array.ravel()], dtype=object).reshape(array.shape)
+    return np.asarray(value, dtype=dtype)
+
+
+def append_network(graph, X, coefs, intercepts, activation, out_activation, dtype):
+    """Append the forward pass from the input named `X` to `graph`, computed in `dtype`
+    (float32 or float64, whatever the model's); the name of its output, after the
+    output activation: ``(n_samples, n_outputs)``, one column per logistic output."""
+    node = graph.node
+    shared = {}
+
+    def scalar(value, hint):
+        # made on first use, then shared by the layers: onnxruntime warns of unused ones
+        if hint not in shared:
+            shared[hint] = graph.constant(value, hint, dtype)
+        return shared[hint]
 
     def logistic(z):
         return node("Sigmoid", [z])
+
+    float32 = np.dtype(dtype) == np.float32
 
     def hidden(z):
         if activation == "identity":
@@ -103,113 +189,85 @@ def to_onnx(model, path=None):
         if activation == "logistic":
             return logistic(z)
         if activation == "leaky_relu":
-            if dtype == np.float32:
+            if float32:
                 return node("LeakyRelu", [z], alpha=LEAKY_SLOPE)
-            return node("Max", [z, node("Mul", [z, slope])])
+            return node("Max", [z, node("Mul", [z, scalar(LEAKY_SLOPE, "leaky_slope")])])
         if activation == "elu":
-            if dtype == np.float32:
+            if float32:
                 return node("Elu", [z], alpha=1.0)
             # onnxruntime's Elu is float32 only: z > 0 ? z : exp(min(z, 0)) - 1
-            negative = node("Sub", [node("Exp", [node("Min", [z, zero])]), one])
+            zero = scalar(0.0, "zero_float")
+            negative = node("Sub", [node("Exp", [node("Min", [z, zero])]),
+                                    scalar(1.0, "one")])
             return node("Where", [node("Greater", [z, zero]), z, negative])
         if activation == "gelu":
             # z * logistic(2 K (z + C z z z)), in fastmlp.reference's order
-            cubic = node("Mul", [node("Mul", [node("Mul", [gelu_c, z]), z]), z])
-            return node("Mul", [z, logistic(node("Mul", [gelu_2k,
+            cubic = node("Mul", [node("Mul", [node("Mul", [scalar(GELU_C, "gelu_c"), z]), z]),
+                                 z])
+            return node("Mul", [z, logistic(node("Mul", [scalar(2 * GELU_K, "gelu_2k"),
                                                          node("Add", [z, cubic])]))])
         if activation == "silu":
             return node("Mul", [z, logistic(z)])
         raise AssertionError(activation)
 
-    zero = constant(0.0, "zero_float") if activation == "elu" else None
-    binary = classifier and not multilabel and coefs[-1].shape[1] == 1
-    one = constant(1.0, "one") if activation == "elu" or binary else None
-    slope = constant(LEAKY_SLOPE, "leaky_slope") if activation == "leaky_relu" else None
-    gelu_c = constant(GELU_C, "gelu_c") if activation == "gelu" else None
-    gelu_2k = constant(2 * GELU_K, "gelu_2k") if activation == "gelu" else None
-
-    z = "X"
+    z = X
+    last = len(coefs) - 1
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
-        z = node("Gemm", [z, constant(W, f"coef_{i}"), constant(b, f"intercept_{i}")],
-                 f"logits_{i}" if i == len(coefs) - 1 else f"layer_{i}")
-        if i < len(coefs) - 1:
+        weights = graph.constant(W, f"coef_{i}", dtype)
+        bias = graph.constant(b, f"intercept_{i}", dtype)
+        z = node("Gemm", [z, weights, bias],
+                 graph.name(f"logits_{i}" if i == last else f"layer_{i}"))
+        if i < last:
             z = hidden(z)
     if out_activation == "softmax":
-        output = node("Softmax", [z], axis=1)
-    elif out_activation == "logistic":
-        output = logistic(z)
-    elif out_activation == "exp":
-        output = node("Exp", [z])
-    else:
-        output = z
+        return node("Softmax", [z], axis=1)
+    if out_activation == "logistic":
+        return logistic(z)
+    if out_activation == "exp":
+        return node("Exp", [z])
+    return z
 
-    batch = "n_samples"
-    n_network_outputs = coefs[-1].shape[1]
-    graph_outputs = []
-    if classifier:
-        classes = np.asarray(state["classes_"])
-        if multilabel:
-            half = constant(0.5, "half")   # only where used: onnxruntime warns otherwise
-            node("Identity", [output], "probabilities")
-            node("Cast", [node("Greater", [output, half])], "label",
-                 to=TensorProto.INT64)
-            label_type, label_shape = TensorProto.INT64, [batch, n_network_outputs]
-            n_columns = n_network_outputs
-        else:
-            if classes.dtype.kind in "iu":
-                table = constant(classes, "classes", np.int64)
-                label_type = TensorProto.INT64
-            elif classes.dtype.kind in "US" or classes.dtype == object:
-                table = constant(classes.astype(str), "classes", object)
-                label_type = TensorProto.STRING
-            elif classes.dtype.kind in "bf":
-                table = constant(classes, "classes", classes.dtype)
-                label_type = helper.np_dtype_to_tensor_dtype(classes.dtype)
-            else:
-                raise ValueError(f"cannot export class labels of dtype {classes.dtype}")
-            label_shape = [batch]
-            if binary:   # binary: [1 - p, p] from one logistic output
-                half = constant(0.5, "half")
-                node("Concat", [node("Sub", [one, output]), output], "probabilities",
-                     axis=1)
-                if len(classes) == 1:
-                    indices = node("Mul", [node("Cast", [node("Greater", [output, half])],
-                                                to=TensorProto.INT64),
-                                           constant(0, "zero", np.int64)])
-                else:
-                    indices = node("Cast", [node("Greater", [output, half])],
-                                   to=TensorProto.INT64)
-                indices = node("Reshape", [indices,
-                                           constant([-1], "flat", np.int64)])
-                n_columns = 2
-            else:
-                node("Identity", [output], "probabilities")
-                indices = node("ArgMax", [output], axis=1, keepdims=0)
-                n_columns = n_network_outputs
-            node("Gather", [table, indices], "label", axis=0)
-        graph_outputs = [helper.make_tensor_value_info("label", label_type, label_shape),
-                         helper.make_tensor_value_info("probabilities", float_type,
-                                                       [batch, n_columns])]
-    else:
-        if state.get("_y_was_1d", False):
-            node("Reshape", [output, constant([-1], "flat", np.int64)], "variable")
-            shape = [batch]
-        else:
-            node("Identity", [output], "variable")
-            shape = [batch, n_network_outputs]
-        graph_outputs = [helper.make_tensor_value_info("variable", float_type, shape)]
 
-    graph = helper.make_graph(
-        nodes, f"fastmlp_{type(model).__name__}",
-        [helper.make_tensor_value_info("X", float_type, [batch, coefs[0].shape[0]])],
-        graph_outputs, initializers)
-    proto = helper.make_model(graph, producer_name="fastmlp",
-                              opset_imports=[helper.make_opsetid("", _ONNX_OPSET)],
-                              ir_version=_ONNX_IR_VERSION)
-    proto.doc_string = (f"fastmlp {type(model).__name__}: hidden activation "
-                        f"'{activation}', output activation '{out_activation}'")
-    onnx.checker.check_model(proto, full_check=True)
-    if path is not None:
-        with open(os.fspath(path), "wb") as file:
-            file.write(proto.SerializeToString())
-    return proto
+def append_classifier_outputs(graph, output, classes, multilabel, dtype, label,
+                              probabilities):
+    """Append what turns the network's `output` into the outputs named `label` (the
+    entries of `classes`, an array of the label type, or a multilabel model's int64
+    indicator matrix) and `probabilities` (as predict_proba); their number of columns."""
+    from onnx import TensorProto
+
+    # each constant is made only where it is used: onnxruntime warns of unused ones
+    if multilabel:
+        half = graph.constant(0.5, "half", dtype)
+        graph.node("Identity", [output], probabilities)
+        graph.node("Cast", [graph.node("Greater", [output, half])], label,
+                   to=TensorProto.INT64)
+        return len(classes)
+    if len(classes) <= 2:   # binary: [1 - p, p] from one logistic output
+        half = graph.constant(0.5, "half", dtype)
+        one = graph.constant(1.0, "one", dtype)
+        graph.node("Concat", [graph.node("Sub", [one, output]), output], probabilities,
+                   axis=1)
+        indices = graph.node("Cast", [graph.node("Greater", [output, half])],
+                             to=TensorProto.INT64)
+        if len(classes) == 1:   # fitted on one class: predict says it whatever p is
+            indices = graph.node("Mul", [indices, graph.constant(0, "zero", np.int64)])
+        indices = graph.node("Reshape", [indices, graph.constant([-1], "flat", np.int64)])
+        n_columns = 2
+    else:
+        graph.node("Identity", [output], probabilities)
+        indices = graph.node("ArgMax", [output], axis=1, keepdims=0)
+        n_columns = len(classes)
+    table_dtype = str if classes.dtype.kind in "USO" else classes.dtype
+    graph.node("Gather", [graph.constant(classes, "classes", table_dtype), indices], label,
+               axis=0)
+    return n_columns
+
+
+def append_regressor_output(graph, output, flat, variable):
+    """Append what writes the network's `output` to the output named `variable`:
+    reshaped to ``(n_samples,)`` if `flat`, as it is otherwise."""
+    if flat:
+        graph.node("Reshape", [output, graph.constant([-1], "flat", np.int64)], variable)
+    else:
+        graph.node("Identity", [output], variable)
+
