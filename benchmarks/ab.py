@@ -47,7 +47,7 @@ for line in sys.stdin:
             epoch(data[:2 * config.batch_size], y[:2 * config.batch_size], config, 10)
         print(0.0, flush=True)
     else:
-        print(epochs[name](data, y, config, 10, **(params if name == "fastmlp" else {})),
+        print(epochs[name](data, y, config, 10, **(params if name == "fastmlp" else {{}})),
               flush=True)
 """
 
