@@ -5,10 +5,11 @@
 from fastmlp._estimators.classifier import MLPClassifier
 from fastmlp._estimators.regressor import MLPRegressor
 from fastmlp.config import config_context, get_config, set_config
+from fastmlp.streaming import fit_stream
 
 __version__ = "0.1.0"
-__all__ = ["MLPClassifier", "MLPRegressor", "load", "config_context", "get_config",
-           "set_config", "__version__"]
+__all__ = ["MLPClassifier", "MLPRegressor", "load", "fit_stream", "config_context",
+           "get_config", "set_config", "__version__"]
 
 
 def load(path):

@@ -10,6 +10,7 @@
 'raise'
 """
 import contextlib
+import numbers
 import threading
 
 # interrupt: what Ctrl-C (KeyboardInterrupt) during a minibatch fit or partial_fit
@@ -18,7 +19,15 @@ import threading
 # the last whole epoch (the best one under early stopping). 'raise' re-raises the
 # KeyboardInterrupt after the same clean stop, for applications (a CLI, a job
 # runner) that must stop rather than go on with the model.
-_DEFAULTS = {"interrupt": "warn"}
+#
+# memmap_chunk_bytes: how much of an np.memmap X a minibatch fit reads at a time
+# (fastmlp/_estimators/out_of_core.py): each epoch visits blocks of consecutive rows of
+# about this many bytes (in the training dtype) in a random order, each copied into one
+# in-memory buffer of this size. A memmap no larger than one such block is fitted as
+# any array. Tens of MB: large enough that reading a block from disk is
+# sequential and the shuffle mixes many minibatches, small enough to be a small part
+# of the memory the fit uses.
+_DEFAULTS = {"interrupt": "warn", "memmap_chunk_bytes": 32 * 2**20}
 _CHOICES = {"interrupt": ("warn", "raise")}
 _global = dict(_DEFAULTS)
 _local = threading.local()
@@ -36,12 +45,12 @@ def get_config():
     Returns
     -------
     config : dict
-        ``{"interrupt": 'warn' or 'raise'}``.
+        ``{"interrupt": 'warn' or 'raise', "memmap_chunk_bytes": int}``.
     """
     return dict(_settings())
 
 
-def set_config(interrupt=None):
+def set_config(interrupt=None, memmap_chunk_bytes=None):
     """Change settings for this thread (and the defaults of threads started later).
 
     Parameters
@@ -51,6 +60,11 @@ def set_config(interrupt=None):
         default, as scikit-learn) stops between two steps, warns "Training
         interrupted by user." and returns the model holding its last whole epoch;
         'raise' stops the same way, then re-raises the KeyboardInterrupt.
+    memmap_chunk_bytes : int, default=None (unchanged)
+        The size of the blocks of rows in which a minibatch ``fit`` or
+        ``partial_fit`` reads an ``np.memmap`` X (32 MiB unless changed; see
+        docs/out_of_core.md). A memmap no larger than one block is fitted as any
+        array.
 
     Examples
     --------
@@ -58,13 +72,22 @@ def set_config(interrupt=None):
     >>> fastmlp.set_config(interrupt="raise")
     >>> fastmlp.set_config(interrupt="warn")
     """
-    changes = {"interrupt": interrupt}
-    for name, value in changes.items():
-        if value is not None and value not in _CHOICES[name]:
-            raise ValueError(f"{name} must be one of {list(_CHOICES[name])}; got {value!r}")
+    changes = {"interrupt": interrupt, "memmap_chunk_bytes": memmap_chunk_bytes}
     changes = {name: value for name, value in changes.items() if value is not None}
+    for name, value in changes.items():
+        _check_setting(name, value)
     _settings().update(changes)
     _global.update(changes)
+
+
+def _check_setting(name, value):
+    if name in _CHOICES:
+        if value not in _CHOICES[name]:
+            raise ValueError(f"{name} must be one of {list(_CHOICES[name])}; got {value!r}")
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    elif value < 1:
+        raise ValueError(f"{name} must be positive; got {value!r}")
 
 
 @contextlib.contextmanager
@@ -87,8 +110,7 @@ def config_context(**settings):
         raise TypeError(f"unknown fastmlp setting(s) {sorted(unknown)}; "
                         f"known: {sorted(_DEFAULTS)}")
     for name, value in settings.items():
-        if value not in _CHOICES[name]:
-            raise ValueError(f"{name} must be one of {list(_CHOICES[name])}; got {value!r}")
+        _check_setting(name, value)
     before = dict(_settings())
     _settings().update(settings)
     try:

@@ -21,6 +21,7 @@ from fastmlp._engine.engines import ENGINES
 from fastmlp._engine.layout import ParameterLayout, glorot_uniform
 from fastmlp._engine.registry import ACTIVATIONS, LOSS_FOR_OUTPUT, LOSSES
 from fastmlp._engine.state import TrainingState
+from fastmlp._estimators import out_of_core
 from fastmlp._estimators.sklearn_compat import (
     HAVE_SKLEARN,
     EstimatorBase,
@@ -184,9 +185,12 @@ class BaseMultilayerPerceptron(EstimatorBase):
         fitted = hasattr(self, "coefs_")
         first_pass = not fitted or (not self.warm_start and not incremental)
         names = feature_names(X)
-        X = check_X(X, dtype=None if first_pass else self.coefs_[0].dtype,
-                    n_features=None if first_pass else self.n_features_in_,
-                    estimator_name=type(self).__name__)
+        dtype = None if first_pass else self.coefs_[0].dtype
+        # a large np.memmap is checked, and trained on, chunk by chunk (out_of_core.py)
+        check = out_of_core.check_X if out_of_core.reads_by_chunks(X, self.solver, dtype) \
+            else check_X
+        X = check(X, dtype=dtype, n_features=None if first_pass else self.n_features_in_,
+                  estimator_name=type(self).__name__)
         y = check_y(y, X, type(self).__name__)
         Y, out_activation, target_attributes = self._encode_targets(
             y, X.dtype, first_pass, incremental, classes)
@@ -288,10 +292,13 @@ class BaseMultilayerPerceptron(EstimatorBase):
     @staticmethod
     def _run_epoch(training, X, Y, sample_weight=None):
         """One epoch in place on training.state; returns the epoch's mean loss."""
-        if training.shuffle:
-            training.rng.shuffle(training.order)   # in place, as scikit-learn: same order
-        loss_sum, diverged = training.engine.train_epoch(
-            training.state, X, Y, sample_weight, training.order, training.config)
+        if isinstance(X, out_of_core.MemmapRows):   # a large np.memmap: by chunks
+            loss_sum, diverged = X.train_epoch(training, Y, sample_weight)
+        else:
+            if training.shuffle:
+                training.rng.shuffle(training.order)   # in place, as scikit-learn: same order
+            loss_sum, diverged = training.engine.train_epoch(
+                training.state, X, Y, sample_weight, training.order, training.config)
         # A step stops at a non-finite minibatch loss before its update; but a float32
         # gradient may overflow while the loss (summed in float64) stays finite, and
         # the L2 term of huge weights may overflow after the last step: the epoch's
@@ -535,6 +542,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
         stratified for a binary classifier. Without scikit-learn, the same
         unstratified shuffle split, and a proportional split by class.
         """
+        if isinstance(X, out_of_core.MemmapRows):   # the same rows, read by chunks
+            return out_of_core.split(self._split, X, Y, sample_weight, rng,
+                                     target_attributes)
         parts = [X, Y] + ([] if sample_weight is None else [sample_weight])
         stratify = (Y.astype(bool) if self._stratify and Y.shape[1] == 1
                     and not target_attributes.get("_multilabel", False) else None)
