@@ -1,5 +1,6 @@
-"""fastmlp.plot: the pictures are drawn, saved, and not blank; the gradients behind the
-backpropagation picture are right."""
+"""fastmlp.plot: the pictures are drawn, saved, not blank and in one light style; the
+network picture's lines leave the image's pixels; the backpropagation picture draws weight
+changes in other colours than weights; the gradients behind it are right."""
 import sys
 
 import numpy as np
@@ -50,6 +51,38 @@ def count_red(rgb):
     return int(np.sum((r > 150) & (r > g + 60) & (r > b + 60)))
 
 
+def count_green(rgb):
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(np.sum((g > 110) & (g > r + 50) & (g > b + 30)))
+
+
+def count_purple(rgb):
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(np.sum((b > 140) & (r > g + 40) & (b > g + 60)))
+
+
+def texts_of(figure):
+    """Every text of the figure: headline, notes and the texts on the picture."""
+    return [t.get_text() for t in figure.texts + figure.axes[0].texts]
+
+
+def legend_texts(figure):
+    return [t.get_text() for legend in figure.legends for t in legend.get_texts()]
+
+
+def line_colours(figure, gid="lines"):
+    """The distinct RGB colours of the network's lines (alpha left out)."""
+    colours = set()
+    for collection in figure.axes[0].collections:
+        if collection.get_gid() == gid:
+            colours |= {tuple(np.round(c[:3], 3)) for c in collection.get_colors()}
+    return colours
+
+
+def rgb_of(colour):
+    return tuple(np.round(matplotlib.colors.to_rgb(colour), 3))
+
+
 def assert_picture(figure, path, min_colours):
     """The figure was saved at its size, and the picture is far from uniform."""
     assert isinstance(figure, matplotlib.figure.Figure)
@@ -69,11 +102,43 @@ def test_plot_network_draws_image_neurons_and_blue_and_red_weights(model, digits
     figure = plot.plot_network(model, X_test[0], path=path)
     rgb = assert_picture(figure, path, min_colours=100)
     assert count_blue(rgb) > 2000 and count_red(rgb) > 500
-    texts = [t.get_text() for t in figure.texts + figure.axes[0].texts]
+    texts = texts_of(figure)
     predicted = model.predict(X_test[:1])[0]
     assert any(f"answers {predicted}" in t for t in texts)
     assert sum("%" in t for t in texts) == 10   # a probability per output neuron
-    assert path.stat().st_size < 150_000
+    assert path.stat().st_size < 250_000   # README-sized
+    assert line_colours(figure) <= {rgb_of(plot.BLUE), rgb_of(plot.RED)}
+
+
+def test_plot_network_legend_explains_colours_thickness_and_neurons(model, digits):
+    legend = " | ".join(legend_texts(plot.plot_network(model, digits[2][0])))
+    for words in ("positive weight", "negative weight", "thin to thick", "neuron:",
+                  "pixel", "answer"):
+        assert words in legend
+
+
+def test_plot_network_lines_leave_the_inked_pixels_of_the_image(model, digits):
+    x = digits[2][0]
+    figure = plot.plot_network(model, x, edges_per_neuron=3)
+    ax = figure.axes[0]
+    (image,) = ax.images
+    left, right, bottom, top = image.get_extent()
+    pixel = (right - left) / 28
+    (dots,) = [c for c in ax.collections if c.get_gid() == "pixels"]
+    starts = dots.get_offsets()
+    assert len(starts) > 0 and dots.get_zorder() > image.get_zorder()
+    # every line starts at the centre of a pixel of the image, and that pixel is inked
+    # (the lines are a neuron's strongest weight x pixel products)
+    column = (starts[:, 0] - left) / pixel - 0.5
+    row = (top - starts[:, 1]) / pixel - 0.5
+    np.testing.assert_allclose(column, column.round(), atol=1e-9)
+    np.testing.assert_allclose(row, row.round(), atol=1e-9)
+    index = row.round().astype(int) * 28 + column.round().astype(int)
+    assert (x[index] > 0).all()
+    # and the lines are drawn over the image, not hidden behind it
+    over = [c for c in ax.collections if c.get_gid() == "lines over the image"]
+    assert over and all(c.get_zorder() > image.get_zorder() for c in over)
+    np.testing.assert_allclose(over[0].get_segments()[0][0], starts[0])
 
 
 def test_plot_network_subsamples_wide_layers(model, digits):
@@ -90,10 +155,44 @@ def test_plot_backprop_draws_the_push_on_every_layer(model, digits, tmp_path):
     path = tmp_path / "backprop.png"
     figure = plot.plot_backprop(model, X_test[k], y_test[k], path=path)
     rgb = assert_picture(figure, path, min_colours=100)
-    assert count_blue(rgb) > 1000 and count_red(rgb) > 1000
-    texts = [t.get_text() for t in figure.texts + figure.axes[0].texts]
+    assert count_green(rgb) > 1000 and count_purple(rgb) > 1000
+    texts = texts_of(figure)
     assert any(f"the target is {y_test[k]}" in t for t in texts)
-    assert any("target" in t and "%" in t for t in texts)
+    assert "should be 100%" in texts   # the target's output
+    assert any("error flows back" in t for t in texts)   # the arrows' labels
+    assert len(ax_arrows(figure)) == 2   # output -> hidden 2 -> hidden 1
+    legend = " | ".join(legend_texts(figure))
+    for words in ("should be more active", "should be less active", "will grow",
+                  "will shrink", "small to big change"):
+        assert words in legend
+
+
+def ax_arrows(figure):
+    from matplotlib.patches import FancyArrowPatch
+    return [p for p in figure.axes[0].patches if isinstance(p, FancyArrowPatch)]
+
+
+def test_backprop_draws_weight_changes_in_other_colours_than_the_weights(model, digits):
+    x, y = digits[2][0], digits[3][0]
+    weights = line_colours(plot.plot_network(model, x))
+    changes = line_colours(plot.plot_backprop(model, x, y))
+    assert weights and changes and not weights & changes
+    assert changes <= {rgb_of(plot.GREEN), rgb_of(plot.PURPLE)}
+    assert weights <= {rgb_of(plot.BLUE), rgb_of(plot.RED)}
+
+
+def test_backprop_explains_switched_off_neurons_and_thick_lines_of_small_discs(model,
+                                                                               digits):
+    """A ReLU neuron that is off passes no error back, so it gets no disc and none of
+    its weights change; a very active neuron with a small error signal still gets
+    thick outgoing lines. Both are said in the picture's note."""
+    figure = plot.plot_backprop(model, digits[2][0], digits[3][0])
+    note = " ".join(figure.texts[-1].get_text().split())
+    assert "switched off" in note and "no error passes" in note
+    assert "small disc can still have thick lines" in note
+    assert "switched off: passes no error" in legend_texts(figure)
+    assert any(p.get_linestyle() != "solid" for p in figure.axes[0].patches
+               if isinstance(p, matplotlib.patches.Circle))   # the dashed, off neurons
 
 
 def test_plot_training_shows_loss_and_validation_accuracy(model, tmp_path):
@@ -124,7 +223,7 @@ def test_plot_confusion_matrix_counts_and_names(tmp_path):
     np.testing.assert_array_equal(ax.images[0].get_array(),
                                   [[0.5, 0.5, 0], [0, 1, 0], [1 / 3, 0, 2 / 3]])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
-    assert "71.43%" in ax.get_title(loc="left")
+    assert any("71.43%" in t for t in texts_of(figure))
 
 
 def test_confusion_matrix_rows_are_true_columns_predicted():
@@ -158,6 +257,25 @@ def test_pictures_of_a_binary_classifier_on_non_image_features():
     plot.plot_backprop(model, X[0], y[0])
     with pytest.raises(ValueError, match="square"):
         plot.plot_first_layer_weights(model)
+
+
+def test_the_five_pictures_share_one_light_style(model, digits, tmp_path):
+    """White background, and the same bold title at the same place in every picture."""
+    x, y = digits[2][0], digits[3][0]
+    figures = [plot.plot_network(model, x), plot.plot_backprop(model, x, y),
+               plot.plot_training(model), plot.plot_confusion_matrix(y, y),
+               plot.plot_first_layer_weights(model, max_units=8)]
+    for figure in figures:
+        assert matplotlib.colors.to_hex(figure.get_facecolor()) == "#ffffff"
+        title = figure.texts[0]
+        height = figure.get_size_inches()[1]
+        assert (title.get_fontsize(), title.get_fontweight()) == (plot.TITLE_SIZE, "bold")
+        assert title.get_position() == pytest.approx((0.015, 1 - plot.TITLE_TOP / height))
+        assert title.get_fontname() == "DejaVu Sans"
+        path = tmp_path / "picture.png"
+        figure.savefig(path)
+        corner = pixels(path)[:5, -5:]
+        assert (corner == 255).all()   # a light picture: the corner is white
 
 
 def test_plots_refuse_bad_input(model):
@@ -205,6 +323,39 @@ def test_activation_gradients_match_central_differences(activation):
     expected = acts[-1].copy()
     expected[list(model.classes_).index(target)] -= 1
     np.testing.assert_allclose(grads[-1], expected, atol=1e-12)
+
+
+def test_error_signals_give_the_weight_gradients_and_stop_at_switched_off_neurons():
+    """The weight changes drawn by plot_backprop are -learning_rate * a_i * signal_j;
+    a_i * signal_j must be dLoss/dW (checked by central differences), and a ReLU
+    neuron that is off (output 0) must have a zero signal."""
+    from fastmlp import reference
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 5))
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64) + (X[:, 2] > 1)
+    model = quiet_fit(MLPClassifier((9, 6), activation="relu", max_iter=30,
+                                    random_state=0), X, y)
+    x, target = X[5], y[5]
+    acts, grads, _ = activation_gradients(model, x, target)
+    slopes, signals = plot._error_signals(model, acts, grads)
+    coefs, intercepts = [W.copy() for W in model.coefs_], model.intercepts_
+    Y = np.zeros((1, 3))
+    Y[0, list(model.classes_).index(target)] = 1
+    for layer in range(len(coefs)):
+        def loss_of(flat, layer=layer):
+            weights = list(coefs)
+            weights[layer] = flat.reshape(coefs[layer].shape)
+            out = reference.forward(weights, intercepts, x[None, :], "relu",
+                                    model.out_activation_)[-1]
+            return reference.per_sample_losses(Y, out, "log_loss")[0]
+        numeric = central_difference(loss_of, coefs[layer].ravel()).reshape(
+            coefs[layer].shape)
+        np.testing.assert_allclose(np.outer(acts[layer], signals[layer + 1]), numeric,
+                                   rtol=1e-5, atol=1e-8)
+    for layer in range(1, len(coefs)):
+        off = acts[layer] == 0
+        assert off.any()   # the example has switched-off neurons to check
+        assert (signals[layer][off] == 0).all() and (slopes[layer][off] == 0).all()
 
 
 def test_activation_gradients_of_a_regressor():
