@@ -45,7 +45,15 @@ def get_config():
     Returns
     -------
     config : dict
-        ``{"interrupt": 'warn' or 'raise', "memmap_chunk_bytes": int}``.
+        ``{"interrupt": 'warn' or 'raise', "memmap_chunk_bytes": int}``: a copy,
+        changing it changes nothing (see :func:`set_config`).
+
+    Examples
+    --------
+    >>> import fastmlp
+    >>> config = fastmlp.get_config()
+    >>> config["interrupt"], config["memmap_chunk_bytes"] == 32 * 2**20
+    ('warn', True)
     """
     return dict(_settings())
 
@@ -66,11 +74,24 @@ def set_config(interrupt=None, memmap_chunk_bytes=None):
         docs/out_of_core.md). A memmap no larger than one block is fitted as any
         array.
 
+    Raises
+    ------
+    ValueError
+        For an unknown `interrupt` choice, or a `memmap_chunk_bytes` below 1.
+    TypeError
+        For a `memmap_chunk_bytes` that is not an integer.
+
+    See Also
+    --------
+    config_context : Settings for one block of code only.
+
     Examples
     --------
     >>> import fastmlp
-    >>> fastmlp.set_config(interrupt="raise")
-    >>> fastmlp.set_config(interrupt="warn")
+    >>> fastmlp.set_config(interrupt="raise")   # Ctrl-C now stops the program
+    >>> fastmlp.get_config()["interrupt"]
+    'raise'
+    >>> fastmlp.set_config(interrupt="warn")    # back to the default
     """
     changes = {"interrupt": interrupt, "memmap_chunk_bytes": memmap_chunk_bytes}
     changes = {name: value for name, value in changes.items() if value is not None}
@@ -97,13 +118,23 @@ def config_context(**settings):
     Parameters
     ----------
     **settings
-        As :func:`set_config` takes them.
+        As :func:`set_config` takes them: ``interrupt``, ``memmap_chunk_bytes``.
+
+    Raises
+    ------
+    TypeError
+        For an unknown setting (or as :func:`set_config`).
+    ValueError
+        As :func:`set_config`.
 
     Examples
     --------
     >>> import fastmlp
     >>> with fastmlp.config_context(interrupt="raise"):
-    ...     pass   # a fit here re-raises Ctrl-C
+    ...     fastmlp.get_config()["interrupt"]   # a fit here re-raises Ctrl-C
+    'raise'
+    >>> fastmlp.get_config()["interrupt"]       # as before the block
+    'warn'
     """
     unknown = set(settings) - set(_DEFAULTS)
     if unknown:

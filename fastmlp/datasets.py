@@ -103,10 +103,18 @@ def load_idx(path):
 
     Examples
     --------
+    A file of three uint8 labels (type code 0x08, one dimension), written by hand:
+
+    >>> import os, struct, tempfile
     >>> from fastmlp.datasets import load_idx
-    >>> labels = load_idx("train-labels-idx1-ubyte.gz")  # doctest: +SKIP
-    >>> labels.shape, labels.dtype  # doctest: +SKIP
-    ((60000,), dtype('uint8'))
+    >>> header = bytes([0, 0, 0x08, 1]) + struct.pack(">I", 3)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "labels-idx1-ubyte")
+    ...     with open(path, "wb") as file:
+    ...         _ = file.write(header + bytes([7, 2, 1]))
+    ...     labels = load_idx(path)
+    >>> labels
+    array([7, 2, 1], dtype=uint8)
     """
     path = os.fspath(path)
     data = _read_bytes(path)
@@ -227,6 +235,32 @@ def load_mnist(directory):
     --------
     load_fashion_mnist : The same, with a default directory.
     load_idx : Read a single IDX file.
+
+    Examples
+    --------
+    A directory of four small files in the MNIST layout (random pixels):
+
+    >>> import os, struct, tempfile
+    >>> import numpy as np
+    >>> from fastmlp.datasets import load_mnist
+    >>> def write_idx(path, values):   # uint8 values, type code 0x08
+    ...     header = bytes([0, 0, 0x08, values.ndim])
+    ...     header += struct.pack(f">{values.ndim}I", *values.shape)
+    ...     with open(path, "wb") as file:
+    ...         _ = file.write(header + values.astype(np.uint8).tobytes())
+    >>> rng = np.random.RandomState(0)
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> for split, n in [("train", 6), ("t10k", 2)]:
+    ...     images = rng.randint(0, 256, size=(n, 28, 28))
+    ...     write_idx(os.path.join(folder.name, f"{split}-images-idx3-ubyte"), images)
+    ...     write_idx(os.path.join(folder.name, f"{split}-labels-idx1-ubyte"),
+    ...               rng.randint(0, 10, size=n))
+    >>> X_train, y_train, X_test, y_test = load_mnist(folder.name)
+    >>> X_train.shape, X_train.dtype, y_train.dtype, X_test.shape
+    ((6, 784), dtype('float32'), dtype('int64'), (2, 784))
+    >>> bool(X_train.min() >= 0 and X_train.max() <= 1)
+    True
+    >>> folder.cleanup()
     """
     directory = os.fspath(directory)
     X_train, y_train = _load_split(
@@ -266,6 +300,21 @@ def load_fashion_mnist(directory=None):
         directory the message says how to install the data.
     ValueError
         If a file is corrupt (see :func:`load_mnist`).
+
+    See Also
+    --------
+    load_mnist : The same for any directory (its example writes one).
+    make_digits : Synthetic digits, for when the data are not installed.
+
+    Examples
+    --------
+    The data are optional: these lines need ``apt-get install
+    dataset-fashion-mnist`` (or a directory of the four files).
+
+    >>> from fastmlp.datasets import load_fashion_mnist
+    >>> X_train, y_train, X_test, y_test = load_fashion_mnist()  # doctest: +SKIP
+    >>> X_train.shape, X_test.shape                              # doctest: +SKIP
+    ((60000, 784), (10000, 784))
     """
     if directory is not None:
         return load_mnist(directory)
@@ -513,10 +562,13 @@ def make_digits(n_samples=10000, random_state=None):
 
     Examples
     --------
+    >>> import numpy as np
     >>> from fastmlp.datasets import make_digits
     >>> X, y = make_digits(1000, random_state=0)
     >>> X.shape, X.dtype, y.dtype
     ((1000, 784), dtype('float32'), dtype('int64'))
+    >>> np.bincount(y)   # balanced classes
+    array([100, 100, 100, 100, 100, 100, 100, 100, 100, 100])
     """
     if (
         isinstance(n_samples, bool)

@@ -11,6 +11,20 @@ model's ``learning_rate_curve_``.
 >>> from fastmlp.schedules import cosine
 >>> [round(cosine(e, 0.1, 4), 4) for e in range(4)]
 [0.1, 0.0854, 0.05, 0.0146]
+
+The same rates, as a model trained by ``partial_fit`` runs them:
+
+>>> import numpy as np
+>>> from fastmlp import MLPClassifier
+>>> rng = np.random.RandomState(0)
+>>> X = rng.normal(size=(100, 4))
+>>> y = (X[:, 0] > 0).astype(int)
+>>> model = MLPClassifier((8,), learning_rate_init=0.1, lr_schedule="cosine", max_iter=4,
+...                       random_state=0)
+>>> for _ in range(4):
+...     model = model.partial_fit(X, y, classes=[0, 1])
+>>> np.round(model.learning_rate_curve_, 4)
+array([0.1   , 0.0854, 0.05  , 0.0146])
 """
 import math
 from dataclasses import dataclass
@@ -20,7 +34,31 @@ __all__ = ["SCHEDULES", "constant", "cosine", "onecycle", "Plateau", "schedule_f
 
 def constant(epoch, lr_init, total_epochs, warmup_epochs=0):
     """``lr_init`` at every epoch after the warm-up (scikit-learn's sgd schedules
-    apply on top, without a warm-up)."""
+    apply on top, without a warm-up).
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch, counted from 0.
+    lr_init : float
+        The model's ``learning_rate_init``.
+    total_epochs : int
+        The epochs of the schedule: the model's ``max_iter``.
+    warmup_epochs : int, default=0
+        Epochs of a linear rise to lr_init first: epoch e of them runs at
+        ``lr_init * (e + 1) / (warmup_epochs + 1)``.
+
+    Returns
+    -------
+    rate : float
+        The learning rate of that epoch.
+
+    Examples
+    --------
+    >>> from fastmlp.schedules import constant
+    >>> [round(constant(e, 0.1, 10, warmup_epochs=3), 4) for e in range(5)]
+    [0.025, 0.05, 0.075, 0.1, 0.1]
+    """
     if epoch < warmup_epochs:
         return _warmup(epoch, lr_init, warmup_epochs)
     return lr_init
@@ -38,6 +76,31 @@ def cosine(epoch, lr_init, total_epochs, warmup_epochs=0):
     Epoch e (warm-up over, e >= W of T epochs) runs at
     ``0.5 * lr_init * (1 + cos(pi * (e - W) / (T - W)))``: lr_init at the first,
     a rate that reaches 0 at the end of the last epoch (at e = T), and 0 after it.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch, counted from 0.
+    lr_init : float
+        The model's ``learning_rate_init``.
+    total_epochs : int
+        The epochs of the schedule: the model's ``max_iter``.
+    warmup_epochs : int, default=0
+        Epochs of a linear rise to lr_init first: epoch e of them runs at
+        ``lr_init * (e + 1) / (warmup_epochs + 1)``.
+
+    Returns
+    -------
+    rate : float
+        The learning rate of that epoch.
+
+    Examples
+    --------
+    >>> from fastmlp.schedules import cosine
+    >>> [round(cosine(e, 0.1, 4), 4) for e in range(5)]
+    [0.1, 0.0854, 0.05, 0.0146, 0.0]
+    >>> [round(cosine(e, 0.1, 6, warmup_epochs=2), 4) for e in range(6)]
+    [0.0333, 0.0667, 0.1, 0.0854, 0.05, 0.0146]
     """
     if epoch < warmup_epochs:
         return _warmup(epoch, lr_init, warmup_epochs)
@@ -60,6 +123,28 @@ def onecycle(epoch, lr_init, total_epochs, warmup_epochs=0):
     Epoch e of T runs at the rate its position reaches on the curve: the rise spans
     ``warmup_epochs`` epochs (or 0.3 T), starting at lr_init / 25; the fall ends at
     lr_init / 1e4 at the end of the last epoch.
+
+    Parameters
+    ----------
+    epoch : int
+        The epoch, counted from 0.
+    lr_init : float
+        The model's ``learning_rate_init``: the peak rate.
+    total_epochs : int
+        The epochs of the schedule: the model's ``max_iter``.
+    warmup_epochs : int, default=0
+        The epochs of the rise; 0: 30% of total_epochs (at least 1).
+
+    Returns
+    -------
+    rate : float
+        The learning rate of that epoch.
+
+    Examples
+    --------
+    >>> from fastmlp.schedules import onecycle
+    >>> [round(onecycle(e, 0.1, 10), 4) for e in range(10)]
+    [0.004, 0.028, 0.076, 0.1, 0.095, 0.0812, 0.0611, 0.0389, 0.0188, 0.005]
     """
     rise = warmup_epochs or max(1, round(ONECYCLE_RISE * total_epochs))
     low, lowest = lr_init / ONECYCLE_START_DIVIDER, lr_init / ONECYCLE_END_DIVIDER
@@ -81,6 +166,36 @@ class Plateau:
     ``lr_schedule='plateau'``: factor 0.2, patience 3, min_lr 1e-6 (scikit-learn's
     ``learning_rate='adaptive'`` divides by 5 too, after ``n_iter_no_change``
     epochs); the rate stays where it is from one ``partial_fit`` call to the next.
+
+    Calling it as ``schedule(epoch, lr_init, total_epochs, warmup_epochs=0)`` gives
+    the current rate (lr_init until it first lowers it; a linear rise to it during
+    the warm-up); :meth:`observe` feeds it each epoch's loss.
+
+    Parameters
+    ----------
+    factor : float, default=0.2
+        What the rate is multiplied by on a plateau.
+    patience : int, default=3
+        The epochs without improvement that make a plateau.
+    min_lr : float, default=1e-6
+        The rate is not lowered below this.
+    rate : float or None, default=None
+        The current rate; None until the first call sets it to lr_init.
+    best : float, default=inf
+        The lowest loss observed so far.
+    waited : int, default=0
+        The epochs without improvement so far.
+
+    Examples
+    --------
+    >>> from fastmlp.schedules import Plateau
+    >>> schedule = Plateau(patience=2)
+    >>> schedule(0, 0.1, 10)
+    0.1
+    >>> for loss in [1.0, 0.5, 0.5, 0.5]:   # two epochs without improvement
+    ...     schedule.observe(loss, tol=1e-4)
+    >>> round(schedule(4, 0.1, 10), 4)
+    0.02
     """
 
     factor: float = 0.2
@@ -91,6 +206,9 @@ class Plateau:
     waited: int = 0
 
     def __call__(self, epoch, lr_init, total_epochs, warmup_epochs=0):
+        """The rate of `epoch`: the current rate (lr_init at first), risen to
+        linearly during the warm-up; the arguments are the schedules' (see
+        :func:`constant`), total_epochs unused."""
         if self.rate is None:
             self.rate = lr_init
         if epoch < warmup_epochs:
@@ -99,7 +217,25 @@ class Plateau:
 
     def observe(self, loss, tol):
         """After an epoch: count it on the plateau or not, and lower the rate when
-        the plateau is `patience` epochs long."""
+        the plateau is `patience` epochs long.
+
+        Parameters
+        ----------
+        loss : float
+            The epoch's watched loss (validation loss, or training loss).
+        tol : float
+            The model's ``tol``: a loss that does not fall more than this below
+            the best is no improvement.
+
+        Examples
+        --------
+        >>> from fastmlp.schedules import Plateau
+        >>> schedule = Plateau(patience=1, rate=0.1)
+        >>> schedule.observe(1.0, tol=0.01)
+        >>> schedule.observe(0.995, tol=0.01)   # not 0.01 lower: a plateau
+        >>> round(schedule.rate, 4), schedule.waited
+        (0.02, 0)
+        """
         if loss < self.best - tol:
             self.best, self.waited = loss, 0
             return
@@ -117,7 +253,29 @@ SCHEDULES = {"constant": constant, "cosine": cosine, "onecycle": onecycle,
 
 def schedule_for(lr_schedule):
     """The schedule a fit runs: a fresh one for a name (a new Plateau each fit), or
-    the user's callable f(epoch, lr_init) wrapped to the schedules' signature."""
+    the user's callable f(epoch, lr_init) wrapped to the schedules' signature.
+
+    Parameters
+    ----------
+    lr_schedule : str or callable
+        A name in :data:`SCHEDULES`, or a callable ``f(epoch, lr_init) -> rate``
+        (the model's ``lr_schedule``).
+
+    Returns
+    -------
+    schedule : callable
+        ``schedule(epoch, lr_init, total_epochs, warmup_epochs=0) -> rate``. A
+        user's callable is called as it is: the warm-up is not applied to it.
+
+    Examples
+    --------
+    >>> from fastmlp.schedules import schedule_for
+    >>> round(schedule_for("cosine")(2, 0.1, 4), 4)
+    0.05
+    >>> halving = schedule_for(lambda epoch, lr_init: lr_init / 2 ** epoch)
+    >>> halving(3, 0.1, 10)
+    0.0125
+    """
     if isinstance(lr_schedule, str):
         schedule = SCHEDULES[lr_schedule]
         return schedule() if isinstance(schedule, type) else schedule

@@ -156,6 +156,15 @@ def _largest_magnitude(X):
     return float(np.max(np.abs(values), initial=0.0))
 
 
+def _end_progress(callbacks, message=None, summary=True):
+    """End what the fit's ProgressBars print: a live line is finished, before a warning
+    or a traceback would go on from it; then `message`, why the fit stopped, comes
+    after the last epoch's line (then a live display's summary, unless not `summary`)."""
+    for callback in callbacks:
+        if isinstance(callback, ProgressBar):
+            callback.end(message, summary)
+
+
 class BaseMultilayerPerceptron(EstimatorBase):
     """Shared fit loops and forward pass; see MLPClassifier for the parameters.
 
@@ -367,6 +376,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
         keeps_best = validation is not None and validation.monitor
         if keeps_best:   # the weights to keep should no epoch improve on them
             history.best_params = state.params.copy()
+        stop_message = None   # verbose: why the fit stopped, after the last epoch's line
         try:
             for _ in range(self.max_iter):
                 tasks.begin_epoch()
@@ -393,6 +403,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
                     # the best epoch's; the same model, without the useless epochs
                     del history.loss_curve[losses_before:]
                     self.__dict__["_solver_state"] = None
+                    _end_progress(callbacks)
                     warnings.warn(f"{NON_FINITE_WEIGHTS} The training loss or the weights "
                                   f"became NaN or infinite in epoch {history.n_iter + 1}: "
                                   "training stopped there, and the model keeps the best "
@@ -419,8 +430,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
                         if self.verbose:
                             what = ("Validation score" if validation is not None
                                     and validation.monitor else "Training loss")
-                            print(f"{what} did not improve more than tol={self.tol} for "
-                                  f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                            stop_message = (f"{what} did not improve more than tol="
+                                            f"{self.tol} for {self.n_iter_no_change} "
+                                            "consecutive epochs. Stopping.")
                 publish(state.params)
                 for callback in callbacks:
                     stop = bool(callback(self, metrics)) or stop
@@ -429,6 +441,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
                 if stop or incremental:
                     break
             else:
+                _end_progress(callbacks)
                 warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) "
                               "reached and the optimization hasn't converged yet.",
                               ConvergenceWarning)
@@ -436,9 +449,14 @@ class BaseMultilayerPerceptron(EstimatorBase):
             # The model holds the last whole epoch (published above); the optimizer
             # state went on into the interrupted one, so partial_fit starts afresh.
             self.__dict__["_solver_state"] = None
+            _end_progress(callbacks, summary=not incremental)
             if get_config()["interrupt"] == "raise":
                 raise
             warnings.warn("Training interrupted by user.")   # scikit-learn's words
+        except BaseException:
+            _end_progress(callbacks, summary=False)
+            raise
+        _end_progress(callbacks, stop_message, summary=not incremental)
         if history.best_params is not None:
             publish(history.best_params)   # early stopping: the best epoch's weights
 
@@ -635,12 +653,21 @@ class BaseMultilayerPerceptron(EstimatorBase):
                 tasks.begin_epoch()
 
         tasks.begin_epoch()
-        result = scipy.optimize.minimize(
-            loss_and_gradient, start.astype(np.float64), method="L-BFGS-B", jac=True,
-            callback=(after_iteration if callbacks or validation is not None
-                      or tasks.subtasks else None),
-            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
-        if not (np.isfinite(result.fun) and all_finite(result.x)):
+        try:
+            result = scipy.optimize.minimize(
+                loss_and_gradient, start.astype(np.float64), method="L-BFGS-B", jac=True,
+                callback=(after_iteration if callbacks or validation is not None
+                          or tasks.subtasks else None),
+                options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        except BaseException:
+            _end_progress(callbacks, summary=False)
+            raise
+        diverged = not (np.isfinite(result.fun) and all_finite(result.x))
+        converged = result.status == 0 and not diverged
+        _end_progress(callbacks, summary=not diverged,
+                      message=(f"L-BFGS stopped after {result.nit} iterations: "
+                               f"{result.message}." if self.verbose and converged else None))
+        if diverged:
             raise DivergenceError(f"{NON_FINITE_WEIGHTS} L-BFGS reached a NaN or infinite "
                                   "loss or weights; the model was left as it was before "
                                   "fit.")
@@ -726,14 +753,40 @@ class BaseMultilayerPerceptron(EstimatorBase):
     # --- persistence ---------------------------------------------------------------
 
     def save(self, path, optimizer_state=False):
-        """Save the fitted model to `path` (.npz arrays + JSON, no pickle).
+        """Save the fitted model to `path`: one ``.npz`` file of arrays and JSON, no pickle.
 
-        Load it back with :func:`fastmlp.load`; see fastmlp/_estimators/persistence.py
-        for the format.
+        Load it back with :func:`fastmlp.load`, which checks the whole file before
+        it builds a model and never runs code taken from the file.
+
+        The file (format version 1) is a NumPy ``.npz`` archive, as
+        :func:`numpy.savez` writes it, that ``numpy.load(path, allow_pickle=False)``
+        reads: a zip of ``.npy`` members, none of them an object array.
+
+        - ``__fastmlp__.json``, a 1-D uint8 array, holds UTF-8 JSON with the keys
+          ``format`` (``"fastmlp-model"``), ``format_version`` (1),
+          ``fastmlp_version``, ``estimator`` (``"MLPClassifier"`` or
+          ``"MLPRegressor"``), ``params`` (``get_params()``; a value JSON cannot
+          hold, such as a RandomState or a callable, is written as null, with a
+          warning) and ``attributes``: each fitted attribute (``coefs_``,
+          ``loss_curve_``, ``classes_``, ...) as an entry whose ``kind`` says how
+          to read it, e.g. ``{"kind": "float", "value": 0.25}``, or
+          ``{"kind": "array_list", "members": ["coefs_.0", "coefs_.1"]}``.
+        - Every other member is one array of the fitted state, named after its
+          attribute (``coefs_.0``, ``intercepts_.0``, ``classes_``, ...) and
+          referenced once from the JSON.
+        - With `optimizer_state`, the attributes also hold ``_optimizer_state``:
+          the solver's name, its step counts, the learning rate, the schedule's
+          name and state, and the optimizer's arrays (members
+          ``_optimizer_state.<i>``, each as large as the weights).
+
+        The documentation's page on persistence has the complete specification
+        and every check load makes.
 
         Parameters
         ----------
         path : str or os.PathLike
+            The file to write, exactly this path (no ``.npz`` is appended); an
+            existing file is replaced.
         optimizer_state : bool, default=False
             Also save what a minibatch fit carries from one ``partial_fit`` call to
             the next: the optimizer's state (Adam's moments, SGD's velocity, ...)
@@ -744,6 +797,52 @@ class BaseMultilayerPerceptron(EstimatorBase):
             state array is as large as the weights (Adam's two triple the file).
             Without it, ``partial_fit`` after load starts the optimizer afresh.
             A callable ``lr_schedule`` is not saved (a warning says so).
+
+        Raises
+        ------
+        NotFittedError
+            If the model has not been fitted.
+        ValueError
+            If a parameter is invalid, a fitted attribute cannot be stored without
+            pickle, or the optimizer state is not one load accepts; nothing is
+            written then.
+
+        Warns
+        -----
+        UserWarning
+            Naming the parameters saved as null because JSON cannot hold them.
+
+        See Also
+        --------
+        fastmlp.load : Read the file back.
+        fastmlp.callbacks.ModelCheckpoint : Save after every epoch.
+
+        Examples
+        --------
+        >>> import json, os, tempfile
+        >>> import numpy as np
+        >>> from fastmlp import MLPClassifier, load
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(200, 4))
+        >>> y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+        >>> model = MLPClassifier((8,), learning_rate_init=0.01, batch_size=20,
+        ...                       random_state=0).fit(X, y)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = os.path.join(folder, "model.npz")
+        ...     model.save(path)
+        ...     loaded = load(path)
+        ...     with np.load(path, allow_pickle=False) as archive:
+        ...         members = sorted(archive.files)
+        ...         header = json.loads(archive["__fastmlp__.json"].tobytes())
+        >>> members
+        ['__fastmlp__.json', 'classes_', 'coefs_.0', 'coefs_.1', 'intercepts_.0',
+         'intercepts_.1']
+        >>> header["format"], header["estimator"], header["params"]["hidden_layer_sizes"]
+        ('fastmlp-model', 'MLPClassifier', [8])
+        >>> header["attributes"]["coefs_"]
+        {'kind': 'array_list', 'members': ['coefs_.0', 'coefs_.1']}
+        >>> np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+        True
         """
         from fastmlp._estimators.persistence import save
         save(self, path, optimizer_state)

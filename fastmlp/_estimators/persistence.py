@@ -58,19 +58,19 @@ The JSON document is an object with exactly these keys:
     those it has). Each
     entry is an object whose ``kind`` says what the rest holds:
 
-    ==================================================  =================================
-    entry                                               value
-    ==================================================  =================================
-    ``{"kind": "none"}``                                ``None``
-    ``{"kind": "bool", "value": true}``                 a bool
-    ``{"kind": "int", "value": 3}``                     an int (numpy integers included)
-    ``{"kind": "float", "value": 0.25}``                a float (numpy floats included)
-    ``{"kind": "str", "value": "softmax"}``             a str
-    ``{"kind": "float_list", "values": [0.9, 0.5]}``    a list of floats (``loss_curve_``)
-    ``{"kind": "array", "member": "classes_"}``         the array in that member
-    ``{"kind": "array_list", "members": ["coefs_.0"]}`` a list of arrays (``coefs_``)
-    ``{"kind": "dict", "items": {"key": <entry>}}``     a dict of str -> any entry above
-    ==================================================  =================================
+    ===================================================  =================================
+    entry                                                value
+    ===================================================  =================================
+    ``{"kind": "none"}``                                 ``None``
+    ``{"kind": "bool", "value": true}``                  a bool
+    ``{"kind": "int", "value": 3}``                      an int (numpy integers included)
+    ``{"kind": "float", "value": 0.25}``                 a float (numpy floats included)
+    ``{"kind": "str", "value": "softmax"}``              a str
+    ``{"kind": "float_list", "values": [0.9, 0.5]}``     a list of floats (``loss_curve_``)
+    ``{"kind": "array", "member": "classes_"}``          the array in that member
+    ``{"kind": "array_list", "members": ["coefs_.0"]}``  a list of arrays (``coefs_``)
+    ``{"kind": "dict", "items": {"key": <entry>}}``      a dict of str -> any entry above
+    ===================================================  =================================
 
     A float, in ``float`` and ``float_list`` entries, is a JSON number or one of
     the strings ``"nan"``, ``"inf"``, ``"-inf"``; a list of ints is stored as a
@@ -91,7 +91,7 @@ Example of a JSON document (abridged)::
                     "_multilabel": {"kind": "bool", "value": false}, ...}}
 
 The optimizer state (``_optimizer_state``)
------------------------------------------
+------------------------------------------
 By default a file holds what prediction needs, and ``partial_fit`` after
 :func:`load` starts the optimizer afresh: Adam's moments at zero, the stall count
 at zero, a named schedule from its start. ``model.save(path, optimizer_state=True)``
@@ -284,6 +284,32 @@ def save(estimator, path, optimizer_state=False):
         ...); they are saved as null and load as None (``lr_schedule``: as its
         default). With ``optimizer_state``: for a user's ``lr_schedule``
         callable, which is not saved, and for ``'lbfgs'``, which has no state.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Examples
+    --------
+    ``model.save(path)`` calls this function. A checkpoint to resume training
+    from, optimizer state included:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastmlp import MLPClassifier
+    >>> from fastmlp._estimators.persistence import load, save
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(100, 4))
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> model = MLPClassifier((8,), random_state=0).partial_fit(X, y, classes=[0, 1])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "checkpoint.npz")
+    ...     save(model, path, optimizer_state=True)
+    ...     resumed = load(path)
+    >>> resumed = resumed.partial_fit(X, y)      # the second epoch, as without the save
+    >>> model = model.partial_fit(X, y)
+    >>> np.array_equal(resumed.coefs_[0], model.coefs_[0])
+    True
     """
     write_model(estimator, path, optimizer_state)
 
@@ -291,7 +317,26 @@ def save(estimator, path, optimizer_state=False):
 def write_model(estimator, path, optimizer_state=False, warn=True, unsaved_params=()):
     """:func:`save`, and what a checkpoint needs besides: `warn` False saves without
     the warnings, and the parameters in `unsaved_params` are saved as null without
-    one (ModelCheckpoint: the callbacks that hold it)."""
+    one (ModelCheckpoint: the callbacks that hold it).
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        A fitted estimator.
+    path : str or os.PathLike
+        The file to write (replaced if it exists).
+    optimizer_state : bool, default=False
+        As :func:`save`.
+    warn : bool, default=True
+        Give :func:`save`'s warnings; False saves silently.
+    unsaved_params : tuple of str, default=()
+        Parameters written as null, without a warning.
+
+    Raises
+    ------
+    TypeError, NotFittedError, ValueError
+        As :func:`save`.
+    """
     name = type(estimator).__name__
     if _estimator_classes().get(name) is not type(estimator):
         raise TypeError(f"only MLPClassifier and MLPRegressor can be saved; got {name}")
@@ -547,6 +592,27 @@ def load(path):
         file is not a valid fastmlp model file (damaged, tampered with, of a
         newer format version, ...); the message names the file and the problem.
         No estimator is built unless everything is valid.
+
+    See Also
+    --------
+    save : Write the file.
+
+    Examples
+    --------
+    :func:`fastmlp.load` calls this function. A file that is not a model is
+    refused with a ValueError that says why:
+
+    >>> import os, tempfile
+    >>> from fastmlp._estimators.persistence import load
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "notes.npz")
+    ...     with open(path, "w") as file:
+    ...         _ = file.write("not a model")
+    ...     try:
+    ...         load(path)
+    ...     except ValueError as error:
+    ...         print(str(error).replace(path, "notes.npz"))
+    cannot load 'notes.npz' as a fastmlp model: not an .npz (zip) archive...
     """
     path = os.fspath(path)
     # Checked before opening: a device may never end (/dev/zero) and opening a pipe

@@ -114,14 +114,49 @@ else:
         _estimator_type = "classifier"
 
         def score(self, X, y, sample_weight=None):
-            """Mean accuracy (subset accuracy for multilabel) of predict(X) against y."""
+            """Mean accuracy (subset accuracy for multilabel) of predict(X) against y.
+
+            scikit-learn's ``ClassifierMixin.score``, for when it is not installed.
+
+            Parameters
+            ----------
+            X : array-like of shape (n_samples, n_features)
+                The samples.
+            y : array-like of shape (n_samples,) or (n_samples, n_labels)
+                Their true labels.
+            sample_weight : array-like of shape (n_samples,), default=None
+                Weight of each sample in the mean.
+
+            Returns
+            -------
+            score : float
+                The (weighted) fraction of samples predicted right, in [0, 1].
+            """
             return accuracy(y, self.predict(X), sample_weight)
 
     class RegressorBase:
         _estimator_type = "regressor"
 
         def score(self, X, y, sample_weight=None):
-            """Coefficient of determination R^2 of predict(X) against y."""
+            """Coefficient of determination R^2 of predict(X) against y.
+
+            scikit-learn's ``RegressorMixin.score``, for when it is not installed.
+
+            Parameters
+            ----------
+            X : array-like of shape (n_samples, n_features)
+                The samples.
+            y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+                Their true targets.
+            sample_weight : array-like of shape (n_samples,), default=None
+                Weight of each sample.
+
+            Returns
+            -------
+            score : float
+                R^2 (1 is a perfect prediction; averaged uniformly over the
+                outputs).
+            """
             return r2(y, self.predict(X), sample_weight)
 
 

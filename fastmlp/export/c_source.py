@@ -89,14 +89,21 @@ def to_c(model, path, name=None):
     >>> X = np.random.RandomState(0).normal(size=(60, 3))
     >>> y = (X[:, 0] > 0).astype(int)
     >>> model = MLPClassifier((8,), solver="lbfgs", random_state=0).fit(X, y)
-    >>> folder = tempfile.mkdtemp()
-    >>> header, source = to_c(model, os.path.join(folder, "tiny_model"))
-    >>> os.path.basename(header), os.path.basename(source)
-    ('tiny_model.h', 'tiny_model.c')
-    >>> print(open(header).read().split("#define TINY_MODEL_N_INPUTS")[1].split()[0])
-    3
-    >>> "int tiny_model_predict(const double* x);" in open(header).read()
-    True
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     header, source = to_c(model, os.path.join(folder, "tiny_model"))
+    ...     files = sorted(os.listdir(folder))
+    ...     with open(header) as file:
+    ...         declared = [line.rstrip() for line in file
+    ...                     if line.startswith(("#define TINY_MODEL_N", "void", "int"))]
+    >>> files
+    ['tiny_model.c', 'tiny_model.h']
+    >>> for line in declared:
+    ...     print(line)
+    #define TINY_MODEL_N_INPUTS 3
+    #define TINY_MODEL_N_OUTPUTS 2
+    #define TINY_MODEL_N_CLASSES 2
+    void tiny_model_predict_proba(const double* x, double* out);
+    int tiny_model_predict(const double* x);
     """
     state, coefs, intercepts, activation, out_activation = checked_model(model, "to_c")
 

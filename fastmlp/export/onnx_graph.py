@@ -56,7 +56,7 @@ def to_onnx(model, path=None):
     Returns
     -------
     onnx.ModelProto
-        The checked model.
+        The checked model (``onnx.checker.check_model`` with ``full_check``).
 
     Raises
     ------
@@ -64,6 +64,37 @@ def to_onnx(model, path=None):
         If the ``onnx`` package is not installed (``pip install "fastmlp[onnx]"``).
     TypeError, NotFittedError, ValueError
         As `to_c`.
+
+    See Also
+    --------
+    to_c : The same network as C99 source.
+    register_skl2onnx : Convert a scikit-learn Pipeline that holds a fastmlp model.
+
+    Examples
+    --------
+    Export, then predict with onnxruntime:
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> from fastmlp import MLPClassifier
+    >>> from fastmlp.export import to_onnx
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(200, 4)).astype(np.float32)
+    >>> y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    >>> model = MLPClassifier((8,), learning_rate_init=0.01, batch_size=20,
+    ...                       random_state=0).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "model.onnx")
+    ...     proto = to_onnx(model, path)
+    ...     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    >>> [node.name for node in proto.graph.output]
+    ['label', 'probabilities']
+    >>> labels, probabilities = session.run(None, {"X": X[:5]})
+    >>> labels.tolist() == model.predict(X[:5]).tolist()
+    True
+    >>> np.allclose(probabilities, model.predict_proba(X[:5]), atol=1e-6)
+    True
     """
     try:
         import onnx
@@ -154,7 +185,28 @@ class _Graph:
 
 
 def constant_array(value, dtype):
-    """`value` as an array of `dtype`; strings as the object array ONNX wants."""
+    """`value` as an array of `dtype`; strings as the object array ONNX wants.
+
+    Parameters
+    ----------
+    value : array-like
+        The constant's values.
+    dtype : numpy dtype or str
+        The type of its elements; ``str`` for a string tensor.
+
+    Returns
+    -------
+    array : ndarray
+        Of `dtype`, or of object dtype holding Python str for ``str``.
+
+    Examples
+    --------
+    >>> from fastmlp.export.onnx_graph import constant_array
+    >>> constant_array(["cat", "dog"], str)
+    array(['cat', 'dog'], dtype=object)
+    >>> constant_array([-1], "int64")
+    array([-1])
+    """
     if dtype is str:
         array = np.asarray(value).astype(str)
         return np.asarray([str(v) for v in array.ravel()], dtype=object).reshape(array.shape)
@@ -164,7 +216,29 @@ def constant_array(value, dtype):
 def append_network(graph, X, coefs, intercepts, activation, out_activation, dtype):
     """Append the forward pass from the input named `X` to `graph`, computed in `dtype`
     (float32 or float64, whatever the model's); the name of its output, after the
-    output activation: ``(n_samples, n_outputs)``, one column per logistic output."""
+    output activation: ``(n_samples, n_outputs)``, one column per logistic output.
+
+    Parameters
+    ----------
+    graph : graph builder
+        An object with the methods ``name(hint)``, ``constant(value, hint, dtype)``
+        and ``node(op, inputs, output=None, **attributes)`` of `to_onnx`'s graph or
+        the skl2onnx converter's.
+    X : str
+        The name of the input: ``(n_samples, n_features)`` in `dtype`.
+    coefs, intercepts : list of ndarray
+        The model's weights and biases (``coefs_``, ``intercepts_``).
+    activation, out_activation : str
+        The hidden and the output activation (``activation``,
+        ``out_activation_``).
+    dtype : numpy dtype
+        float32 or float64: the type the network computes in.
+
+    Returns
+    -------
+    output : str
+        The name of the network's output.
+    """
     node = graph.node
     shared = {}
 
@@ -232,7 +306,28 @@ def append_classifier_outputs(graph, output, classes, multilabel, dtype, label,
                               probabilities):
     """Append what turns the network's `output` into the outputs named `label` (the
     entries of `classes`, an array of the label type, or a multilabel model's int64
-    indicator matrix) and `probabilities` (as predict_proba); their number of columns."""
+    indicator matrix) and `probabilities` (as predict_proba); their number of columns.
+
+    Parameters
+    ----------
+    graph : graph builder
+        As :func:`append_network`'s.
+    output : str
+        The name of the network's output (:func:`append_network`'s result).
+    classes : ndarray
+        The class labels, in the type the `label` output has.
+    multilabel : bool
+        Whether the model is multilabel (``_multilabel``).
+    dtype : numpy dtype
+        The type the network computes in.
+    label, probabilities : str
+        The names of the two outputs to write.
+
+    Returns
+    -------
+    n_columns : int
+        The columns of `probabilities` (2 for a binary classifier).
+    """
     from onnx import TensorProto
 
     # each constant is made only where it is used: onnxruntime warns of unused ones
@@ -265,7 +360,19 @@ def append_classifier_outputs(graph, output, classes, multilabel, dtype, label,
 
 def append_regressor_output(graph, output, flat, variable):
     """Append what writes the network's `output` to the output named `variable`:
-    reshaped to ``(n_samples,)`` if `flat`, as it is otherwise."""
+    reshaped to ``(n_samples,)`` if `flat`, as it is otherwise.
+
+    Parameters
+    ----------
+    graph : graph builder
+        As :func:`append_network`'s.
+    output : str
+        The name of the network's output (:func:`append_network`'s result).
+    flat : bool
+        Whether the model was fitted on a 1-D y (``_y_was_1d``).
+    variable : str
+        The name of the output to write.
+    """
     if flat:
         graph.node("Reshape", [output, graph.constant([-1], "flat", np.int64)], variable)
     else:

@@ -72,11 +72,32 @@ def register_skl2onnx():
 
     Examples
     --------
+    A Pipeline that scales the features, then classifies, converted whole and run
+    with onnxruntime:
+
+    >>> import numpy as np
+    >>> import onnxruntime
+    >>> from skl2onnx import to_onnx
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastmlp import MLPClassifier
     >>> from fastmlp.export import register_skl2onnx
-    >>> from skl2onnx import to_onnx                                # doctest: +SKIP
-    >>> register_skl2onnx()                                         # doctest: +SKIP
-    >>> onx = to_onnx(pipeline, X[:1].astype("float32"),            # doctest: +SKIP
-    ...               options={"zipmap": False})
+    >>> rng = np.random.RandomState(0)
+    >>> X = (10 * rng.normal(size=(200, 4)) + 5).astype(np.float32)
+    >>> y = (X[:, 0] > X[:, 1]).astype(int)
+    >>> pipeline = make_pipeline(StandardScaler(), MLPClassifier(
+    ...     (8,), learning_rate_init=0.02, batch_size=20, random_state=0)).fit(X, y)
+    >>> register_skl2onnx()
+    >>> onx = to_onnx(pipeline, X[:1], options={"zipmap": False})
+    >>> session = onnxruntime.InferenceSession(onx.SerializeToString(),
+    ...                                        providers=["CPUExecutionProvider"])
+    >>> [output.name for output in session.get_outputs()]
+    ['label', 'probabilities']
+    >>> labels, probabilities = session.run(None, {"X": X[:5]})
+    >>> np.array_equal(labels, pipeline.predict(X[:5]))
+    True
+    >>> np.allclose(probabilities, pipeline.predict_proba(X[:5]), atol=1e-5)
+    True
     """
     try:
         from skl2onnx import update_registered_converter
