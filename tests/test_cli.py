@@ -218,7 +218,9 @@ def test_predict_reads_npz_csv_npy_and_writes_probabilities(tmp_path, model_path
         assert (tmp_path / "out.txt").read_text().split() == expected, name
     assert main(["predict", "--model", str(model_path), "--input", str(tmp_path / "x.npy"),
                  "--proba", "--output", str(tmp_path / "proba.txt")]) == 0
-    proba = np.loadtxt(tmp_path / "proba.txt", delimiter=",")
+    header, *rows = (tmp_path / "proba.txt").read_text().splitlines()
+    assert header == ",".join(str(label) for label in model.classes_)   # the columns' classes
+    proba = np.loadtxt(rows, delimiter=",")
     assert proba.shape == (5, 10)
     np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-4)
     np.testing.assert_allclose(proba, model.predict_proba(X), atol=1e-5)

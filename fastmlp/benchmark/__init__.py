@@ -20,6 +20,7 @@ Contenders:
 It also measures single-row and 10,000-row predict latency, the peak memory of a
 fit (in a child process), and names the BLAS libraries, their kernels and threads.
 """
+import inspect
 import json
 import os
 import statistics
@@ -196,10 +197,11 @@ def summarize(times):
             for name, t in times.items()}
 
 
-def predict_latency(X, y, repeats):
+def predict_latency(X, y, repeats, batch_repeats=20):
     """Median seconds per predict_proba call, single row and 10,000 rows, per library.
 
-    Single rows cycle through up to 1,000 different rows of X.
+    Single rows cycle through up to 1,000 different rows of X; `repeats` single-row
+    and `batch_repeats` 10,000-row calls make each of the 5 timings the median is of.
     """
     from fastmlp import MLPClassifier as FastMLP
     small = np.ascontiguousarray(X[:2000])
@@ -232,7 +234,8 @@ def predict_latency(X, y, repeats):
     singles = [small[i:i + 1] for i in range(min(1000, len(small)))]
     many = [np.ascontiguousarray(np.resize(X, (10000, X.shape[1])))]
     for name, predict in predictors.items():
-        for label, batches, count in (("1 row", singles, repeats), ("10,000 rows", many, 20)):
+        for label, batches, count in (("1 row", singles, repeats),
+                                      ("10,000 rows", many, batch_repeats)):
             predict(batches[0])
             per_call = []
             for _ in range(5):
@@ -289,7 +292,7 @@ def fit_peak_memory(samples, hidden=(256, 128), batch_size=128):
 # --- the report ---------------------------------------------------------------------
 
 def run(configs=None, rounds=3, samples=60000, include_reference=True, latency=True,
-        memory=True, predict_repeats=2000, only=None, threads=None):
+        memory=True, predict_repeats=2000, only=None, threads=None, predict_batch_repeats=20):
     """Run the benchmark; returns a JSON-ready dict.
 
     threads: run every contender and every BLAS on this many threads (threadpoolctl,
@@ -319,7 +322,8 @@ def run(configs=None, rounds=3, samples=60000, include_reference=True, latency=T
         result["configs"][config.name(X.shape[1], n_classes)] = {
             "times": times, "summary": summarize(times)}
     if latency:
-        result["predict_latency"] = predict_latency(X, y, predict_repeats)
+        result["predict_latency"] = predict_latency(X, y, predict_repeats,
+                                                    predict_batch_repeats)
     if memory:
         result["memory"] = fit_peak_memory(samples)
     return result
@@ -385,23 +389,50 @@ def main(argv=None):
     return run_from_args(parser.parse_args(argv))
 
 
+# --quick: a look at the benchmark in a minute or less, run()'s arguments it changes
+# (the options given still win). One round of one configuration is noisy: the full
+# run is what the project's figures come from.
+QUICK = {"rounds": 1, "samples": 10000, "configs": [((256, 128), 128, "float32")],
+         "include_reference": False, "predict_repeats": 200, "predict_batch_repeats": 2}
+
+
+def _defaults(name):
+    """'(default: ...; --quick: ...)' for the option of run()'s argument `name`: the
+    values run() and QUICK declare, not copies of them."""
+    default = inspect.signature(run).parameters[name].default
+    return f"(default: {default}; --quick: {QUICK[name]})"
+
+
 def add_arguments(parser):
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
-    parser.add_argument("--samples", type=int, default=60000, help="training samples")
+    parser.add_argument("--quick", action="store_true",
+                        help="a quick look, a minute or less: "
+                             f"{QUICK['samples']:,} samples, one configuration, one round, "
+                             "no NumPy reference, fewer predict calls; the options given "
+                             "still apply (e.g. --quick --samples 2000)")
+    # rounds and samples default to None: given, they win over --quick's
+    parser.add_argument("--rounds", type=int, metavar="N",
+                        help="interleaved rounds " + _defaults("rounds"))
+    parser.add_argument("--samples", type=int, metavar="N",
+                        help="training samples " + _defaults("samples"))
     parser.add_argument("--config", action="append", metavar="HIDDEN/BATCH/DTYPE",
-                        help="e.g. 256,128/128/float32 (repeatable; default: the four "
-                             "benchmark configurations)")
+                        help="e.g. 256,128/128/float32 (repeatable) (default: the four "
+                             "benchmark configurations; --quick: 256,128/128/float32)")
     parser.add_argument("--no-reference", action="store_true",
-                        help="skip fastmlp's NumPy reference engine")
+                        help="skip fastmlp's NumPy reference engine (--quick skips it)")
     parser.add_argument("--only", metavar="NAMES",
                         help="comma-separated subset of numpy, scikit-learn, pytorch "
-                             "(the bound and fastmlp always run)")
+                             "(the bound and fastmlp always run) (default: all installed)")
     parser.add_argument("--threads", type=int, metavar="N",
-                        help="run every contender and BLAS on N threads (threadpoolctl)")
-    parser.add_argument("--no-latency", action="store_true")
-    parser.add_argument("--no-memory", action="store_true")
-    parser.add_argument("--json", help="write the results to this JSON file")
-    parser.add_argument("--plot", help="write a PNG chart here (needs matplotlib)")
+                        help="run every contender and BLAS on N threads (threadpoolctl) "
+                             "(default: each library's own)")
+    parser.add_argument("--no-latency", action="store_true",
+                        help="skip the predict latency measurements")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the peak memory of a fit (measured in a child process)")
+    parser.add_argument("--json", metavar="FILE",
+                        help="write the results to this JSON file (default: none)")
+    parser.add_argument("--plot", metavar="FILE",
+                        help="write a PNG chart here; needs matplotlib (default: none)")
 
 
 def parse_config(text):
@@ -415,12 +446,26 @@ def parse_config(text):
         raise ValueError(f"--config must look like 256,128/128/float32; got {text!r}") from None
 
 
+def run_settings(args):
+    """run()'s arguments from the parsed options: --quick's, then the options given."""
+    settings = dict(QUICK) if args.quick else {}
+    given = {"rounds": args.rounds, "samples": args.samples,
+             "configs": [parse_config(c) for c in args.config] if args.config else None,
+             "include_reference": False if args.no_reference else None,
+             "only": [name.strip() for name in args.only.split(",")] if args.only else None,
+             "threads": args.threads,
+             "latency": False if args.no_latency else None,
+             "memory": False if args.no_memory else None}
+    settings.update({name: value for name, value in given.items() if value is not None})
+    return settings
+
+
 def run_from_args(args):
-    configs = [parse_config(c) for c in args.config] if args.config else None
-    only = [name.strip() for name in args.only.split(",")] if args.only else None
-    result = run(configs, rounds=args.rounds, samples=args.samples,
-                 include_reference=not args.no_reference, latency=not args.no_latency,
-                 memory=not args.no_memory, only=only, threads=args.threads)
+    settings = run_settings(args)
+    if args.quick:
+        print("a quick run (--quick): fewer samples and rounds, so noisier figures than "
+              "the full benchmark's\n", flush=True)
+    result = run(**settings)
     print(format_report(result))
     if args.json:
         with open(args.json, "w") as f:

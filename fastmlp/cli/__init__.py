@@ -1,9 +1,10 @@
 """The ``fastmlp`` command line (also ``python -m fastmlp``).
 
 Commands: ``demo`` (both engines on synthetic digits, with pictures), ``train``,
-``evaluate``, ``predict`` and ``bench``. Run ``fastmlp COMMAND --help`` for the options.
-Errors in the arguments or the data end the command with a one-line message on
-stderr and exit code 1 (2 for malformed arguments), never with a traceback.
+``evaluate``, ``predict``, ``export`` and ``bench``. Run ``fastmlp COMMAND --help`` for
+the options. Errors in the arguments or the data end the command with a one-line
+message on stderr and exit code 1 (2 for malformed arguments), never with a traceback;
+so does Ctrl-C, with exit code 130.
 
 ``parser`` declares the commands and their options (``option_values`` reads the
 options' text), ``commands`` runs them on what ``data`` and ``csv_files`` read, and
@@ -14,14 +15,12 @@ import warnings
 import zipfile
 
 from fastmlp.cli.errors import CommandError, one_line
-from fastmlp.cli.parser import build_parser
 from fastmlp.config import config_context
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main"]
 
-
-def _show_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"fastmlp: warning: {one_line(message)}", file=sys.stderr)
+# The exit code of a command stopped by Ctrl-C: 128 + SIGINT, as a shell reports it.
+INTERRUPTED = 130
 
 
 def main(argv=None):
@@ -39,7 +38,26 @@ def main(argv=None):
         interrupted. Malformed arguments exit through SystemExit with code 2, as
         argparse does.
     """
-    args = build_parser().parse_args(argv)
+    who = "fastmlp"   # the message's prefix; the command's name once it is known
+    # Everything main does is inside this try, so that Ctrl-C at any moment ends in one
+    # line rather than a traceback; the parser's import too, which brings in the
+    # commands and what they import. (The fastmlp package is imported before main runs.)
+    try:
+        from fastmlp.cli.parser import build_parser
+        args = build_parser().parse_args(argv)
+        who = f"fastmlp {args.command}"
+        return _run(args, who)
+    except KeyboardInterrupt:
+        print(f"{who}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fastmlp: warning: {one_line(message)}", file=sys.stderr)
+
+
+def _run(args, who):
+    """Run the parsed command; a problem it raises becomes one line on stderr and code 1."""
     # one line per warning, without the source line
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
@@ -48,10 +66,7 @@ def main(argv=None):
             # warn and go on with the model of the last whole epoch)
             with config_context(interrupt="raise"):
                 return args.run(args)
-        except KeyboardInterrupt:
-            print(f"fastmlp {args.command}: interrupted", file=sys.stderr)
-            return 130
         except (CommandError, ValueError, TypeError, OSError, ImportError, MemoryError,
                 zipfile.BadZipFile, EOFError) as error:
-            print(f"fastmlp {args.command}: error: {one_line(error)}", file=sys.stderr)
+            print(f"{who}: error: {one_line(error)}", file=sys.stderr)
             return 1

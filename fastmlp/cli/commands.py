@@ -15,7 +15,7 @@ import numpy as np
 from fastmlp.cli.data import check_features, holdout, load_data, load_inputs, load_model
 from fastmlp.cli.errors import CommandError
 from fastmlp.cli.pictures import write_pictures
-from fastmlp.cli.report import EpochLine, print_evaluation
+from fastmlp.cli.report import EpochLine, prediction_lines, print_evaluation
 
 
 def _network_name(n_features, hidden, n_outputs):
@@ -208,20 +208,17 @@ def evaluate(args):
 
 
 def predict(args):
-    """Predict labels (or class probabilities) for the samples of a file, one per line."""
+    """Predict each sample of a file, a line per sample: its label, as in the training
+    data (a class name, say), or a regressor's value; or, with --proba, the class
+    probabilities under a header line naming the classes."""
     model = load_model(args.model)
     X = load_inputs(args.input)
     check_features(model, X, args.input)
     X = X.astype(model.coefs_[0].dtype, copy=False)
-    if args.proba:
-        if not hasattr(model, "predict_proba"):
-            raise CommandError(f"--proba needs a classifier; {args.model} holds a "
-                               f"{type(model).__name__}")
-        rows = [",".join(f"{p:.6g}" for p in row) for row in model.predict_proba(X)]
-    else:
-        predictions = model.predict(X)
-        rows = [",".join(str(v) for v in np.atleast_1d(row)) for row in predictions.tolist()]
-    text = "\n".join(rows) + "\n"
+    if args.proba and not hasattr(model, "predict_proba"):
+        raise CommandError(f"--proba needs a classifier; {args.model} holds a "
+                           f"{type(model).__name__}")
+    text, n_samples = prediction_lines(model, X, args.proba)
     if args.output is None:
         sys.stdout.write(text)
     else:
@@ -230,7 +227,7 @@ def predict(args):
                 file.write(text)
         except OSError as error:
             raise CommandError(f"{args.output}: cannot write ({error.strerror})") from None
-        print(f"{len(rows):,} {'probability rows' if args.proba else 'predictions'} "
+        print(f"{n_samples:,} {'probability rows' if args.proba else 'predictions'} "
               f"written to {args.output}", file=sys.stderr)
     return 0
 

@@ -1,5 +1,7 @@
-"""What the commands print: a line per epoch, and evaluate's accuracy, per-class
-report and confusion matrix."""
+"""What the commands print: a line per epoch, evaluate's accuracy, per-class report
+and confusion matrix, and predict's lines."""
+import csv
+import io
 import sys
 
 import numpy as np
@@ -81,3 +83,22 @@ def print_evaluation(model, X, y, class_names, out=None):
     print("confusion matrix (rows: true class, columns: predicted class)", file=out)
     print(format_confusion_matrix(matrix, labels), file=out)
     return accuracy, y_pred
+
+
+def prediction_lines(model, X, proba=False):
+    """What predict prints for the samples X, as CSV text, and the number of samples.
+
+    A line per sample: a classifier's label (one of ``model.classes_``, as it was in
+    the training data; a multi-label classifier's 0/1 per label), a regressor's value
+    or values; with `proba`, the class probabilities after a header line of the class
+    names, the columns' order. A label holding a comma or a quote is quoted, as CSV
+    readers expect.
+    """
+    if proba:
+        rows = [[str(label) for label in model.classes_.tolist()]]
+        rows += [[f"{p:.6g}" for p in row] for row in model.predict_proba(X)]
+    else:
+        rows = [[str(v) for v in np.atleast_1d(row)] for row in model.predict(X).tolist()]
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerows(rows)
+    return text.getvalue(), len(X)
