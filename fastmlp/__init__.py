@@ -14,14 +14,31 @@ give its fitted attributes; :func:`load` reads back what ``model.save`` wrote;
 >>> model.predict([[2.0, 2.0, 0.0, 0.0]])
 array([1])
 """
-from fastmlp._estimators.classifier import MLPClassifier
-from fastmlp._estimators.regressor import MLPRegressor
+import importlib
+
 from fastmlp.config import config_context, get_config, set_config
-from fastmlp.streaming import fit_stream
 
 __version__ = "0.1.0"
 __all__ = ["MLPClassifier", "MLPRegressor", "load", "fit_stream", "config_context",
            "get_config", "set_config", "__version__"]
+
+# Imported on first use: the estimators bring scikit-learn and the kernels with them,
+# and `fastmlp` on the command line must reach its Ctrl-C handler before that work.
+_LAZY = {"MLPClassifier": "fastmlp._estimators.classifier",
+         "MLPRegressor": "fastmlp._estimators.regressor",
+         "fit_stream": "fastmlp.streaming"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastmlp' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def load(path):

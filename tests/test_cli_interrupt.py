@@ -76,9 +76,6 @@ def test_ctrl_c_ends_a_command_with_130_and_one_line(tmp_path, when, args, who):
     assert_interrupted(interrupted_at(when, *args, cwd=tmp_path), who)
 
 
-@pytest.mark.xfail(strict=True, reason="`import fastmlp` (the package, which imports the "
-                   "estimators and scikit-learn) runs before the command line's main: "
-                   "Ctrl-C there ends in Python's traceback")
 def test_ctrl_c_while_the_fastmlp_package_is_imported(tmp_path):
     done = interrupted_at("import:fastmlp._estimators.classifier", "train", "--data",
                           "digits", cwd=tmp_path)
