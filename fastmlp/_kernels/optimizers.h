@@ -42,10 +42,13 @@ FASTMLP_DISPATCH static double fastmlp_##NAME##_##T(                            
     typedef T real;                                                                     \
     NAME##_CONSTANTS                                                                    \
     double sumsq = 0;                                                                   \
+    /* unclipped, g[i] + l2 w as it stands: gscale * g[i] would let the compiler fuse \
+       differently and change the last bit of gi (and so every later step) */         \
+    const int scaled = gscale != 1;                                                     \
     _Pragma("omp simd reduction(+:sumsq)")                                              \
     for (Py_ssize_t i = 0; i < n; i++) {                                                \
         const real w = p[i];                                                            \
-        const real gi = gscale * g[i] + l2 * w;                                         \
+        const real gi = (scaled ? gscale * g[i] : g[i]) + l2 * w;                       \
         sumsq += (double) w * (double) w;                                               \
         NAME##_UPDATE                                                                   \
     }                                                                                   \
