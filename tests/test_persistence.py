@@ -496,6 +496,8 @@ ENV = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastmlp.__file
 BOUNDED_LOAD = """
 import json, resource, sys
 import fastmlp
+import fastmlp._estimators.persistence   # what load imports on first use: before the bound
+from fastmlp import MLPClassifier, MLPRegressor
 mapped = int(open("/proc/self/status").read().split("VmSize:")[1].split()[0]) * 1024
 hard = resource.getrlimit(resource.RLIMIT_AS)[1]
 resource.setrlimit(resource.RLIMIT_AS, (mapped + 2**29, hard))
@@ -514,7 +516,8 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 def load_with_bounded_memory(paths, cwd, timeout=60):
     """[(exception name or "loaded", message)] of load(path) for each path, in a fresh
-    Python that fails to allocate 512 MiB beyond what importing fastmlp takes."""
+    Python that fails to allocate 512 MiB beyond what importing fastmlp and its
+    estimators takes."""
     done = subprocess.run([sys.executable, "-c", BOUNDED_LOAD, *map(str, paths)],
                           capture_output=True, text=True, timeout=timeout, cwd=cwd, env=ENV)
     assert done.returncode == 0, done.stderr
