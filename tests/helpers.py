@@ -312,3 +312,26 @@ def training_config(solver, hidden, output, batch_size, alpha=1e-2, dropout=None
         learning_rate=LEARNING_RATES[solver] * (0.1 if output == "exp" else 1),
         optimizer_params=params, batch_size=batch_size, dropout=dropout,
         dropout_seed=12345)
+
+
+def interrupt_after_first_epoch(args, cwd, env):
+    """Run ``python -m fastmlp <args>`` and send it SIGINT, as a terminal's Ctrl-C, once
+    it printed its first epoch's line (of 1000 epochs); returns (returncode, stderr).
+    A child that hangs is killed after 120 s, so the test fails instead of hanging."""
+    import re
+    import signal
+    import threading
+    child = subprocess.Popen([sys.executable, "-m", "fastmlp", *args], cwd=cwd,
+                             env=dict(env, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = threading.Timer(120, child.kill)
+    deadline.start()
+    try:
+        for line in child.stdout:
+            if re.search(r"epoch +1/1000", line):
+                child.send_signal(signal.SIGINT)
+                break
+        _, stderr = child.communicate()
+    finally:
+        deadline.cancel()
+    return child.returncode, stderr

@@ -18,6 +18,8 @@ import fastmlp
 from fastmlp.cli import main
 from fastmlp.datasets import FASHION_MNIST_DIR, make_digits
 
+from helpers import interrupt_after_first_epoch
+
 try:
     import matplotlib  # noqa: F401
     HAVE_MATPLOTLIB = True
@@ -465,24 +467,10 @@ def test_train_plot_without_matplotlib_fails_before_training(tmp_path, digits_np
 
 def test_an_interrupted_train_saves_the_model_of_the_last_whole_epoch(tmp_path, digits_npz):
     # Ctrl-C as a terminal sends it, once the first epoch's line is out
-    import signal
-    import threading
-    child = subprocess.Popen(
-        [sys.executable, "-m", "fastmlp", "train", "--data", str(digits_npz), "--out",
-         "model.npz", "--hidden", "64", "--epochs", "1000", "--batch-size", "1"],
-        cwd=tmp_path, env=dict(ENV, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    deadline = threading.Timer(120, child.kill)   # a hang fails, not hangs
-    deadline.start()
-    try:
-        for line in child.stdout:
-            if re.search(r"epoch +1/1000", line):
-                child.send_signal(signal.SIGINT)
-                break
-        stdout, stderr = child.communicate()
-    finally:
-        deadline.cancel()
-    assert child.returncode == 130, stderr
+    returncode, stderr = interrupt_after_first_epoch(
+        ["train", "--data", str(digits_npz), "--out", "model.npz", "--hidden", "64",
+         "--epochs", "1000", "--batch-size", "1"], tmp_path, ENV)
+    assert returncode == 130, stderr
     said = re.search(r"interrupted in epoch (\d+): the model of the last whole epoch "
                      r"\((\d+)\) saved to model.npz", stderr)
     assert said, stderr

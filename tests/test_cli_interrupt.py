@@ -6,15 +6,14 @@ real SIGINT at one chosen moment (tests/test_cli.py: the interrupted train that 
 its last whole epoch).
 """
 import os
-import re
-import signal
 import subprocess
 import sys
-import threading
 
 import pytest
 
 import fastmlp
+
+from helpers import interrupt_after_first_epoch
 
 ENV = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(fastmlp.__file__)),
            PYTHONUNBUFFERED="1")
@@ -84,19 +83,8 @@ def test_ctrl_c_while_the_fastmlp_package_is_imported(tmp_path):
 
 def test_ctrl_c_during_training_without_out(tmp_path):
     # as a terminal sends it, once the training has started (its first epoch's line)
-    child = subprocess.Popen([sys.executable, "-m", "fastmlp", "train", "--data", "digits",
-                              "--samples", "2000", "--epochs", "1000", "--batch-size", "1"],
-                             cwd=tmp_path, env=ENV, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    deadline = threading.Timer(120, child.kill)   # a hang fails, not hangs
-    deadline.start()
-    try:
-        for line in child.stdout:
-            if re.search(r"epoch +1/1000", line):
-                child.send_signal(signal.SIGINT)
-                break
-        stdout, stderr = child.communicate()
-    finally:
-        deadline.cancel()
-    assert child.returncode == 130, stderr
+    returncode, stderr = interrupt_after_first_epoch(
+        ["train", "--data", "digits", "--samples", "2000", "--epochs", "1000",
+         "--batch-size", "1"], tmp_path, ENV)
+    assert returncode == 130, stderr
     assert stderr.splitlines() == ["fastmlp train: interrupted"], stderr
