@@ -7,12 +7,14 @@ and tolerances, seeded generators, error bounds, odd memory layouts, random netw
 data, training configurations. Plain functions, imported as `from helpers import ...`
 (pytest puts tests/ on the path, see pyproject.toml); a conftest.py is for fixtures.
 """
+import contextlib
 import io
 import json
 import os
 import struct
 import subprocess
 import sys
+import threading
 import warnings
 import zipfile
 import zlib
@@ -60,10 +62,37 @@ def run_script_printing_ok(code):
 
 
 def quiet_fit(model, X, y, **fit_params):
-    """model.fit(X, y, **fit_params) without the ConvergenceWarning of a short max_iter."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    """model.fit(X, y, **fit_params) without the ConvergenceWarning of a short max_iter;
+    safe to call from several threads at once."""
+    with _convergence_warnings_ignored():
         return model.fit(X, y, **fit_params)
+
+
+# catch_warnings saves and restores the process-wide list of filters: two threads in
+# it at once can restore each other's state and let a warning through. The quiet fits
+# of all threads therefore share one: the first to start enters it, the last to end
+# leaves it.
+_quiet_fits_lock = threading.Lock()
+_quiet_fits_running = 0
+_quiet_fits_filters = None
+
+
+@contextlib.contextmanager
+def _convergence_warnings_ignored():
+    global _quiet_fits_running, _quiet_fits_filters
+    with _quiet_fits_lock:
+        if _quiet_fits_running == 0:
+            _quiet_fits_filters = warnings.catch_warnings()
+            _quiet_fits_filters.__enter__()
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        _quiet_fits_running += 1
+    try:
+        yield
+    finally:
+        with _quiet_fits_lock:
+            _quiet_fits_running -= 1
+            if _quiet_fits_running == 0:
+                _quiet_fits_filters.__exit__(None, None, None)
 
 
 def blobs(n=200, n_features=5, n_classes=3, seed=0, scale=2.0, dtype=np.float64):
