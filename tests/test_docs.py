@@ -21,6 +21,7 @@ import ast
 import doctest
 import importlib
 import importlib.util
+import inspect
 import os
 import pkgutil
 import re
@@ -198,6 +199,27 @@ def test_page_python_blocks_parse(path):
             ast.parse(source, filename=f"{_page_id(path)} block:\n{source}")
 
 
+@pytest.mark.slow
+def test_readme_usage_runs_without_a_warning(in_tmp_path, capsys):
+    """The README's usage example (Fashion-MNIST) runs as shown, saves and loads the
+    model, and warns about nothing: a newcomer's first fit is quiet."""
+    if not os.path.exists(PAGE_NEEDS_FILES["guide/fashion_mnist.md"]):
+        pytest.skip("the README's usage example reads Fashion-MNIST")
+    blocks = [lines for language, lines in
+              _fenced_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+              if language == "python" and "load_fashion_mnist" in "\n".join(lines)]
+    assert len(blocks) == 1
+    namespace = {"__name__": "__main__"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exec(compile("\n".join(blocks[0]), "README.md usage", "exec"), namespace)
+    n_iter, accuracy = capsys.readouterr().out.split()
+    assert int(n_iter) < namespace["model"].max_iter
+    assert float(accuracy) > 0.88
+    assert (namespace["same"].predict_proba(namespace["X_test"][:5]) ==
+            namespace["proba"]).all()
+
+
 def _modules_with_examples():
     """The fastmlp modules whose source holds a ``>>>`` example (found without
     importing them: fastmlp.dask needs dask)."""
@@ -211,6 +233,33 @@ def _modules_with_examples():
     return ["fastmlp", *sorted(names)]
 
 
+def _wrapped_method_doctests(module):
+    """The doctests of the module's classes' methods that doctest passes over: a
+    method wrapped in a descriptor (``available_if``, as ``partial_fit``) looks to it
+    as if defined in the descriptor's module."""
+    tests = []
+    for class_name, cls in vars(module).items():
+        if not (isinstance(cls, type) and cls.__module__ == module.__name__):
+            continue
+        for attribute, value in vars(cls).items():
+            method = getattr(value, "__wrapped__", None)
+            if (not inspect.isfunction(value) and inspect.isfunction(method)
+                    and method.__module__ == module.__name__):
+                tests += doctest.DocTestFinder(recurse=False).find(
+                    method, f"{module.__name__}.{class_name}.{attribute}",
+                    globs=dict(vars(module)))
+    return tests
+
+
+def test_wrapped_methods_examples_are_collected():
+    """partial_fit's examples run too (available_if hides them from doctest)."""
+    from fastmlp._estimators import classifier, regressor
+    names = {test.name for module in (classifier, regressor)
+             for test in _wrapped_method_doctests(module) if test.examples}
+    assert {"fastmlp._estimators.classifier.MLPClassifier.partial_fit",
+            "fastmlp._estimators.regressor.MLPRegressor.partial_fit"} <= names
+
+
 @pytest.mark.parametrize("name", _modules_with_examples())
 def test_docstring_examples(name, in_tmp_path):
     try:
@@ -220,6 +269,8 @@ def test_docstring_examples(name, in_tmp_path):
         if missing is None or missing.split(".")[0] == "fastmlp":
             raise
         pytest.skip(f"{name} needs {missing}")
-    tests = [test for test in doctest.DocTestFinder().find(module, name) if test.examples]
+    finder = doctest.DocTestFinder()
+    tests = [test for test in finder.find(module, name) + _wrapped_method_doctests(module)
+             if test.examples]
     failures = _run_doctest(tests)
     assert not failures, failures
