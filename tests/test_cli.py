@@ -237,6 +237,26 @@ def test_predict_prints_one_label_per_line_on_stdout(model_path, tmp_path, capsy
         [str(v) for v in fastmlp.load(model_path).predict(X)]
 
 
+@pytest.mark.parametrize("proba", [False, True])
+def test_predict_into_a_pipe_nobody_reads_ends_quietly(model_path, tmp_path, proba):
+    """`fastmlp predict ... | head`: once the reader has gone, the command stops with
+    code 141 (128 + SIGPIPE, as `seq` gets) and says nothing, neither an error line
+    nor Python's report of a failed flush at exit."""
+    X, _ = make_digits(2000, random_state=8)
+    np.save(tmp_path / "x.npy", X)
+    read_end, write_end = os.pipe()
+    os.close(read_end)   # the reader has gone before the first line
+    try:
+        done = subprocess.run([sys.executable, "-m", "fastmlp", "predict", "--model",
+                               str(model_path), "--input", str(tmp_path / "x.npy"),
+                               *(["--proba"] if proba else [])],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True,
+                              timeout=300, env=ENV)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
 def test_export_writes_a_c_forward_pass(model_path, tmp_path, capsys):
     done = call(capsys, "export", "--model", str(model_path), "--format", "c", "--out",
                 str(tmp_path / "digits.c"), "--name", "digits_net")

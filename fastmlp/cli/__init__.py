@@ -4,12 +4,14 @@ Commands: ``demo`` (both engines on synthetic digits, with pictures), ``train``,
 ``evaluate``, ``predict``, ``export`` and ``bench``. Run ``fastmlp COMMAND --help`` for
 the options. Errors in the arguments or the data end the command with a one-line
 message on stderr and exit code 1 (2 for malformed arguments), never with a traceback;
-so does Ctrl-C, with exit code 130.
+so does Ctrl-C, with exit code 130. A reader that stops reading (``| head``) ends
+the command quietly with code 141, as it ends ``seq``.
 
 ``parser`` declares the commands and their options (``option_values`` reads the
 options' text), ``commands`` runs them on what ``data`` and ``csv_files`` read, and
 ``report`` and ``pictures`` are what they print and draw.
 """
+import os
 import sys
 import warnings
 import zipfile
@@ -21,6 +23,9 @@ __all__ = ["main"]
 
 # The exit code of a command stopped by Ctrl-C: 128 + SIGINT, as a shell reports it.
 INTERRUPTED = 130
+# The exit code of a command whose reader went away (`fastmlp predict ... | head`):
+# 128 + SIGPIPE, what the shell reports for a program that signal ended, as `seq`.
+READER_GONE = 141
 
 
 def main(argv=None):
@@ -35,8 +40,8 @@ def main(argv=None):
     -------
     code : int
         0 on success, 1 when a command fails (one line on stderr), 130 when
-        interrupted. Malformed arguments exit through SystemExit with code 2, as
-        argparse does.
+        interrupted, 141 when stdout's reader went away. Malformed arguments exit
+        through SystemExit with code 2, as argparse does.
     """
     who = "fastmlp"   # the message's prefix; the command's name once it is known
     # Everything main does is inside this try, so that Ctrl-C at any moment ends in one
@@ -66,7 +71,22 @@ def _run(args, who):
             # warn and go on with the model of the last whole epoch)
             with config_context(interrupt="raise"):
                 return args.run(args)
+        except BrokenPipeError:
+            _discard_further_output()
+            return READER_GONE
         except (CommandError, ValueError, TypeError, OSError, ImportError, MemoryError,
                 zipfile.BadZipFile, EOFError) as error:
             print(f"{who}: error: {one_line(error)}", file=sys.stderr)
             return 1
+
+
+def _discard_further_output():
+    """Point stdout at /dev/null, quietly: its reader has gone (``| head``), and the
+    interpreter's last flush of what stdout still buffers would fail again and print
+    an "Exception ignored" report."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):   # no real stdout (an embedding program's): nothing to do
+        pass
