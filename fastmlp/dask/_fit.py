@@ -119,6 +119,30 @@ def fit(model, X, y, sample_weight=None, *, client=None, algorithm=None, steps_p
     model as it is then; their metrics also hold ``compute_seconds`` and
     ``overhead_seconds``. Not supported: validation data and early stopping,
     scikit-learn's callbacks, sparse chunks. See docs/dask.md.
+
+    Examples
+    --------
+    A cluster in this process (``Client()`` alone starts worker processes; on a real
+    cluster, ``Client("scheduler-address:8786")``), and data in two row chunks:
+
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from distributed import Client
+    >>> import fastmlp.dask
+    >>> from fastmlp import MLPClassifier
+    >>> client = Client(processes=False, n_workers=1, threads_per_worker=2,
+    ...                 dashboard_address=None)
+    >>> rng = np.random.RandomState(0)
+    >>> X = da.from_array(rng.normal(size=(400, 5)), chunks=200)   # two shards
+    >>> y = (X[:, 0] > 0).astype(int)
+    >>> model = MLPClassifier((16,), batch_size=32, learning_rate_init=0.01,
+    ...                       max_iter=20, random_state=0)
+    >>> model = fastmlp.dask.fit(model, X, y)      # local SGD: 20 rounds of 7 steps
+    >>> model.n_iter_, len(model.dask_rounds_["wall_seconds"])
+    (20, 20)
+    >>> model.score(X.compute(), y.compute()) > 0.95
+    True
+    >>> client.close()
     """
     client = _client(client)
     if not isinstance(model, BaseMultilayerPerceptron):
