@@ -101,7 +101,8 @@ def _skip_without_data(path):
 def _run_doctest(tests):
     """Run the doctests; the runner's report of the failures ('' when none)."""
     report = []
-    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    # verbose=False: by default doctest reads it from sys.argv, where pytest -v puts it
+    runner = doctest.DocTestRunner(optionflags=FLAGS, verbose=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for test in tests:
@@ -231,6 +232,86 @@ def _modules_with_examples():
             if ">>>" in Path(spec.origin).read_text(encoding="utf-8"):
                 names.append(info.name)
     return ["fastmlp", *sorted(names)]
+
+
+# The modules whose __all__ is fastmlp's public API (the API reference's pages)
+PUBLIC_MODULES = ("fastmlp", "fastmlp.callbacks", "fastmlp.datasets", "fastmlp.plot",
+                  "fastmlp.recipes", "fastmlp.schedules", "fastmlp.export", "fastmlp.dask",
+                  "fastmlp.cli")
+SECTION = re.compile(r"^(\w[\w ]*)\n-{3,}\n", re.M)
+
+
+def _documented_parameters(docstring):
+    """The names in the numpydoc Parameters section of `docstring`."""
+    sections = SECTION.split(inspect.cleandoc(docstring or ""))
+    # [text before, title, body, title, body, ...]
+    bodies = [body for title, body in zip(sections[1::2], sections[2::2])
+              if title == "Parameters"]
+    return {name.strip().lstrip("*") for body in bodies for line in body.splitlines()
+            if line[:1].strip() for name in line.split(" :")[0].split(",")}
+
+
+def _signature_parameters(function):
+    return [name for name in inspect.signature(function).parameters
+            if name not in ("self", "args", "kwargs")]
+
+
+def _public_api():
+    """(qualified name, object) of every public class and function."""
+    objects = []
+    for name in PUBLIC_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:   # an optional dependency (fastmlp.dask: dask)
+            continue
+        for attribute in module.__all__:
+            value = getattr(module, attribute)
+            if inspect.isclass(value) or inspect.isfunction(value):
+                objects.append((f"{name}.{attribute}", value))
+    return objects
+
+
+def test_public_api_describes_every_parameter_and_shows_examples():
+    """Every public class and function has an Examples section, and every parameter
+    of it (of a class: its constructor's and its public methods') is described."""
+    problems = []
+    for name, value in _public_api():
+        if "Examples\n--------\n" not in inspect.cleandoc(value.__doc__ or ""):
+            problems.append(f"{name}: no Examples section")
+        functions = [(name, value)]
+        if inspect.isclass(value):
+            functions = [(name, value)] + [
+                (f"{name}.{attribute}", getattr(method, "__wrapped__", method))
+                for attribute, method in vars(value).items()
+                if not attribute.startswith("_")
+                and inspect.isfunction(getattr(method, "__wrapped__", method))]
+        for where, function in functions:
+            missing = set(_signature_parameters(function)) - _documented_parameters(
+                function.__doc__ if function is not value else value.__doc__)
+            if missing:
+                problems.append(f"{where}: parameters not described: {sorted(missing)}")
+    assert {"fastmlp.MLPClassifier", "fastmlp.load", "fastmlp.callbacks.ProgressBar",
+            "fastmlp.export.to_onnx", "fastmlp.cli.main"} <= dict(_public_api()).keys()
+    assert problems == []
+
+
+def test_the_parameters_check_reads_numpydoc():
+    def f(a, b, *args, c=1, **kwargs):
+        """Summary.
+
+        Parameters
+        ----------
+        a, b : int
+            Two.
+        *args : float
+        c : int, default=1
+
+        Returns
+        -------
+        d : int
+        """
+    assert _documented_parameters(f.__doc__) == {"a", "b", "args", "c"}
+    assert _signature_parameters(f) == ["a", "b", "c"]
 
 
 def _wrapped_method_doctests(module):
