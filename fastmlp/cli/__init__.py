@@ -54,7 +54,7 @@ def main(argv=None):
     training an MLP 784-32-10 (relu, adam, batch 128, learning rate 0.001, float32, ...)
     test accuracy ... on the test split (500 samples), trained in ... s
     0
-    >>> main(["predict", "--model", "missing.npz", "--input", "x.npy"])
+    >>> main(["predict", "--model", "missing.npz", "--input", "x.npy"])   # one line on stderr
     1
     """
     who = "fastmlp"   # the message's prefix; the command's name once it is known
