@@ -251,7 +251,7 @@ def test_predict_into_a_pipe_nobody_reads_ends_quietly(model_path, tmp_path, pro
                                str(model_path), "--input", str(tmp_path / "x.npy"),
                                *(["--proba"] if proba else [])],
                               stdout=write_end, stderr=subprocess.PIPE, text=True,
-                              timeout=300, env=ENV)
+                              timeout=300, cwd=tmp_path, env=ENV)
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (141, "")
