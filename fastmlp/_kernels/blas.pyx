@@ -2,6 +2,14 @@
 from cython cimport floating
 from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
+
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t* mutex, const void* attributes)
+    int pthread_mutex_lock(pthread_mutex_t* mutex)
+    int pthread_mutex_unlock(pthread_mutex_t* mutex)
+
 ctypedef int (*set_threads_local_t)(int) noexcept nogil
 cdef set_threads_local_t _set_threads_local = NULL
 
@@ -29,6 +37,45 @@ cdef int blas_threads_local(int n_threads) noexcept nogil:
 def set_threads_local(int n_threads):
     """Python twin of :c:func:`blas_threads_local` (for predict's thread bound)."""
     return blas_threads_local(n_threads)
+
+
+# openblas_set_num_threads_local sets the count for the whole process in the
+# pthreads OpenBLAS that scipy's wheels ship (a thread's setting is every thread's),
+# so work that runs its gemms on one thread each (an epoch, a prediction's team)
+# cannot each save the count and restore it: two of them in two Python threads would
+# restore each other's 1 and leave BLAS on one thread for good. Instead the first to
+# begin saves the count, and the last to end restores it.
+cdef pthread_mutex_t _one_thread_lock
+cdef int _one_thread_users = 0
+cdef int _saved_threads = -1
+pthread_mutex_init(&_one_thread_lock, NULL)
+
+
+cdef bint one_blas_thread_begin() noexcept nogil:
+    """BLAS on one thread until the matching one_blas_thread_end; False (and nothing
+    to end) when the BLAS offers no such control."""
+    global _one_thread_users, _saved_threads
+    cdef int previous
+    if _set_threads_local == NULL:
+        return False
+    pthread_mutex_lock(&_one_thread_lock)
+    previous = _set_threads_local(1)   # also where a BLAS keeps it per thread
+    if _one_thread_users == 0:
+        _saved_threads = previous
+    _one_thread_users += 1
+    pthread_mutex_unlock(&_one_thread_lock)
+    return True
+
+
+cdef void one_blas_thread_end() noexcept nogil:
+    """Ends a one_blas_thread_begin that returned True; the last to end restores the
+    count the first one found."""
+    global _one_thread_users
+    pthread_mutex_lock(&_one_thread_lock)
+    _one_thread_users -= 1
+    if _one_thread_users == 0 and _saved_threads > 0:
+        _set_threads_local(_saved_threads)
+    pthread_mutex_unlock(&_one_thread_lock)
 
 
 cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,

@@ -11,7 +11,7 @@ from libc.stdlib cimport free, malloc
 
 import numpy as np
 
-from fastmlp._kernels.blas cimport blas_threads_local
+from fastmlp._kernels.blas cimport one_blas_thread_begin, one_blas_thread_end
 from fastmlp._kernels.common cimport ADAPTIVE, DIVERGED, INTERRUPTED, OK, SERIAL
 from fastmlp._kernels.dropout cimport Dropout, step_key
 from fastmlp._kernels.signals cimport monotonic_seconds, reraise, signal_raised
@@ -335,7 +335,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
     cdef Py_ssize_t i, r, p, n_parts, start = 0, steps = 0, hidden_units = 0
     cdef double alpha = config.alpha, loss_sum = 0, batch_loss, sumsq, weight_sum
     cdef double last_check, step_start = 0
-    cdef int status = OK, previous_blas_threads = -1
+    cdef int status = OK
+    cdef bint one_blas_thread = False   # BLAS held on one thread (blas.pxd)
     cdef const floating[::1] weights = sample_weight
     cdef const double[::1] hyper = np.ascontiguousarray(config.optimizer_hyper,
                                                         dtype=np.float64)
@@ -371,7 +372,7 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
             c.dropout = dropout
         with nogil:
             if n_threads > 1 or bound_blas:
-                previous_blas_threads = blas_threads_local(1)
+                one_blas_thread = one_blas_thread_begin()
             last_check = _now()
             while start < n_samples:
                 s.rows = min(batch_size, n_samples - start)
@@ -421,8 +422,8 @@ def train_epoch(floating[::1] params,          # IN/OUT flat parameters (n_param
                 if signal_raised(&last_check):   # Ctrl-C: stop between two whole steps
                     status = INTERRUPTED
                     break
-            if previous_blas_threads > 0:
-                blas_threads_local(previous_blas_threads)
+            if one_blas_thread:
+                one_blas_thread_end()
     finally:
         free(dropout)
         close_context(&c)
