@@ -44,9 +44,9 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
-# The training step runs on a team of OpenMP threads (cython.parallel and the team
-# barrier).
-OPENMP = {"fastmlp._kernels.step"}
+# The training step and prediction run on a team of OpenMP threads (cython.parallel,
+# and the training team's barrier).
+OPENMP = {"fastmlp._kernels.step", "fastmlp._kernels.predict"}
 OPENMP_FLAG = "/openmp" if sys.platform == "win32" else "-fopenmp"
 
 

@@ -1,5 +1,6 @@
 """n_threads: the thread count does not change the model, and fastmlp leaves the
 process-wide BLAS threads alone."""
+import threading
 import warnings
 
 import numpy as np
@@ -63,3 +64,39 @@ def test_a_worker_of_a_two_job_loky_pool_runs_a_team_of_its_share_of_the_cores()
     limits = joblib.Parallel(n_jobs=2, backend="loky")(
         joblib.delayed(threads.team_limit)() for _ in range(2))
     assert limits == [max(1, min(threads.available_cores(), joblib.cpu_count() // 2))] * 2
+
+
+@pytest.mark.skipif(not threads.can_bound_blas(),
+                    reason="this BLAS has no openblas_set_num_threads_local")
+def test_predictions_and_fits_in_several_threads_leave_blas_thread_count_as_it_was():
+    # scipy's OpenBLAS keeps one count for the whole process: predictions on a team
+    # and epochs set it to 1 while they run, and the last of them to end restores it,
+    # however their starts and ends interleave across threads
+    from fastmlp._kernels import blas
+
+    def blas_count(new=None):
+        previous = blas.set_threads_local(new or 3)
+        if new is None:
+            blas.set_threads_local(previous)
+        return previous
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 300))
+    y = np.arange(3000) % 3
+    model = quiet_fit(MLPClassifier((201,), max_iter=1, random_state=0), X, y)
+    original = blas_count(2)
+    try:
+        def predict_many():
+            for _ in range(20):
+                model.predict_proba(X)
+
+        workers = [threading.Thread(target=predict_many) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        quiet_fit(MLPClassifier((201,), max_iter=3, early_stopping=True,
+                                random_state=0), X, y)
+        for worker in workers:
+            worker.join()
+        assert blas_count() == 2
+    finally:
+        blas_count(original)

@@ -88,12 +88,13 @@ class CythonEngine:
         return loss_sum, status == Status.DIVERGED
 
     @staticmethod
-    def predict(coefs, intercepts, X, activation, out_activation):
+    def predict(coefs, intercepts, X, activation, out_activation, n_threads=1):
+        """The network's output for X; n_threads: as threads.prediction_threads."""
         # both engines: the output, with a NaN in it when a logit overflowed (which
         # logistic or softmax would hide); the estimator raises on it
         out = np.empty((X.shape[0], coefs[-1].shape[1]), dtype=coefs[0].dtype)
         predict.predict_forward(coefs, intercepts, X, out, ACTIVATIONS[activation].code,
-                                ACTIVATIONS[out_activation].code)
+                                ACTIVATIONS[out_activation].code, n_threads)
         return out
 
 
@@ -122,7 +123,8 @@ class NumpyEngine:
         return coefs + intercepts
 
     @staticmethod
-    def predict(coefs, intercepts, X, activation, out_activation):
+    def predict(coefs, intercepts, X, activation, out_activation, n_threads=1):
+        """The network's output for X (NumPy's BLAS threads it: n_threads is unused)."""
         acts, zs = reference.forward_pass(coefs, intercepts, X, activation, out_activation)
         out = np.asarray(acts[-1])
         out[~np.isfinite(zs[-1])] = np.nan   # as the Cython engine: where a logit overflowed

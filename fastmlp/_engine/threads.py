@@ -1,9 +1,10 @@
 """Who runs the threads: BLAS, or fastmlp's OpenMP workers; never both on the same work.
 
-With several threads, fastmlp splits each minibatch across its own OpenMP threads
-and makes every one of them call BLAS single-threaded, through OpenBLAS's
-per-thread setting `openblas_set_num_threads_local` (OpenBLAS >= 0.3.27, what scipy's
-wheels ship). It is looked up here, in the OpenBLAS that scipy's cython_blas calls.
+With several threads, fastmlp splits each minibatch (and a prediction's rows) across
+its own OpenMP threads and makes every one of them call BLAS single-threaded, through
+OpenBLAS's `openblas_set_num_threads_local` (OpenBLAS >= 0.3.27, what scipy's wheels
+ship; in their pthreads builds the count it sets is the whole process's, which
+blas.pyx's one_blas_thread_begin/end take care of). It is looked up here, in the OpenBLAS that scipy's cython_blas calls.
 Where it cannot be found (another BLAS, another platform), fastmlp runs its kernels
 on one thread and lets BLAS thread the gemms.
 """
@@ -111,6 +112,15 @@ def can_bound_blas():
 def kernel_threads():
     """How many threads fastmlp's kernels split a minibatch across (1: BLAS threads)."""
     return team_limit() if can_bound_blas() else 1
+
+
+def prediction_threads(n_threads):
+    """The threads a prediction shares its rows among, each calling BLAS on one
+    thread, for a model's n_threads (None: fastmlp's choice); 1 where BLAS cannot be
+    bounded per thread (BLAS then threads each gemm itself)."""
+    if not can_bound_blas():
+        return 1
+    return team_limit() if n_threads is None else thread_count(n_threads)
 
 
 class _BoundedBlas:

@@ -496,7 +496,8 @@ class BaseMultilayerPerceptron(EstimatorBase):
     def _validation_metrics(self, validation, coefs, intercepts):
         """(score, loss) on the validation data for the given parameters."""
         P = ENGINES[self.engine].predict(coefs, intercepts, validation.X, self.activation,
-                                         validation.out_activation)
+                                         validation.out_activation,
+                                         threads.prediction_threads(self.n_threads))
         if not all_finite(P):   # a logit overflowed: no score or loss to go by
             raise DivergenceError(
                 f"{NON_FINITE_WEIGHTS} The network's output on the validation data became "
@@ -721,7 +722,8 @@ class BaseMultilayerPerceptron(EstimatorBase):
         engine = ENGINES.get(state["engine"], ENGINES["cython"])
         with threads.bounded_blas(state["n_threads"]):
             out = engine.predict(coefs, intercepts, X, state["activation"],
-                                 state["out_activation_"])
+                                 state["out_activation_"],
+                                 threads.prediction_threads(state["n_threads"]))
         if not all_finite(out):
             # finite X and weights, but a product overflowed: NaN probabilities would
             # turn silently into the first class

@@ -120,3 +120,53 @@ def test_an_overflowing_logit_leaves_a_nan_in_the_output(dtype, output, sizes, s
         with np.errstate(over="ignore", invalid="ignore"):   # NumPy's warnings
             out = engine.predict(coefs, intercepts, as_input(huge), "identity", output)
         assert np.isnan(out).any(), engine.name
+
+
+# A network large enough for a prediction's team (TEAM_MIN_MULTIPLY_ADDS per thread).
+TEAM_SIZES = [300, 201, 5]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_samples", [17, 257, 600, 3001])
+@pytest.mark.parametrize("n_threads", [2, 3])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_team_predicts_what_one_thread_predicts(dtype, n_samples, n_threads, sparse):
+    # the rows shared among threads, evenly when fewer than a chunk per thread
+    rng = rng_for("predict-team", dtype, n_samples, n_threads, sparse)
+    layout, flat = random_network(rng, TEAM_SIZES, dtype, scale=0.2)
+    coefs, intercepts = layout.unpack(flat)
+    X = rng.standard_normal((n_samples, TEAM_SIZES[0])).astype(dtype)
+    if sparse:
+        X[X < 1.0] = 0
+        X = scipy.sparse.csr_matrix(X)
+    dense = X.toarray() if sparse else X
+    want = reference.forward([c.astype(np.float64) for c in coefs],
+                             [b.astype(np.float64) for b in intercepts],
+                             dense.astype(np.float64), "relu", "softmax")[-1]
+    serial, team = (np.full((n_samples, TEAM_SIZES[-1]), np.nan, dtype) for _ in range(2))
+    predict.predict_forward(coefs, intercepts, X, serial, ACTIVATIONS["relu"].code,
+                            ACTIVATIONS["softmax"].code, 1)
+    predict.predict_forward(coefs, intercepts, X, team, ACTIVATIONS["relu"].code,
+                            ACTIVATIONS["softmax"].code, n_threads)
+    np.testing.assert_allclose(team, want, rtol=10 * RTOL[dtype], atol=RTOL[dtype])
+    np.testing.assert_allclose(team, serial, rtol=RTOL[dtype], atol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_overflowing_logit_in_a_teams_chunk_leaves_a_nan(dtype):
+    rng = rng_for("predict-team-overflow", dtype)
+    coefs = [np.full((n_in, n_out), 1 / n_in, dtype)
+             for n_in, n_out in zip(TEAM_SIZES, TEAM_SIZES[1:])]
+    coefs[-1][:, 1:] = 0
+    coefs[-1] *= 4
+    intercepts = [np.zeros(n_out, dtype) for n_out in TEAM_SIZES[1:]]
+    X = np.abs(rng.standard_normal((3000, TEAM_SIZES[0]))).astype(dtype)
+    out = np.empty((3000, TEAM_SIZES[-1]), dtype)
+    predict.predict_forward(coefs, intercepts, X, out, ACTIVATIONS["identity"].code,
+                            ACTIVATIONS["softmax"].code, 2)
+    assert np.isfinite(out).all()
+    X[2900] = np.finfo(dtype).max / 2   # in the team's last chunk
+    with np.errstate(over="ignore", invalid="ignore"):
+        predict.predict_forward(coefs, intercepts, X, out, ACTIVATIONS["identity"].code,
+                                ACTIVATIONS["softmax"].code, 2)
+    assert np.isnan(out).any()
