@@ -15,6 +15,13 @@ Each tree must hold a built fastmlp (``python setup.py build_ext --inplace``), e
 
 ``--new-params clip_norm=1.0`` gives the new tree's model that estimator parameter:
 with the same tree twice, it measures what a parameter costs, side by side.
+
+``--workload`` picks what each timing is (the gemm-only bound's epoch stays the
+control): ``epoch``, one training epoch; ``validated-fit``, the mean epoch of a
+4-epoch fit with early stopping, which scores its validation data between epochs
+(what a fit does besides the training epoch, and how the next epoch starts after it);
+``predict``, one ``predict_proba`` of ``--rows`` rows by a model trained for one epoch
+(median of 7 calls).
 """
 import argparse
 import ast
@@ -27,6 +34,8 @@ import time
 
 DEFAULT_CONFIGS = ["256,128/128/float32", "256,128/32/float32", "1024,1024/256/float32"]
 CONTENDERS = ("fastmlp", "gemm-only bound")
+WORKLOADS = ("epoch", "validated-fit", "predict")
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))   # workloads.py, for the workers
 
 # A worker: loads the data, then times one epoch per request line
 # ("<contender>|<config>|<fastmlp's parameters as JSON>"), answering with the seconds.
@@ -34,6 +43,8 @@ _WORKER = """
 import json
 import sys
 from fastmlp import benchmark
+sys.path.append({benchmarks!r})
+import workloads
 X, y, _ = benchmark.load_data({samples})
 epochs = benchmark.available_contenders(include_reference=False, only=["numpy"])
 import numpy as np
@@ -46,6 +57,11 @@ for line in sys.stdin:
         for epoch in epochs.values():
             epoch(data[:2 * config.batch_size], y[:2 * config.batch_size], config, 10)
         print(0.0, flush=True)
+    elif name == "validated-fit":
+        print(workloads.validated_fit_epoch(data, y, config, **params), flush=True)
+    elif name.startswith("predict-"):
+        print(workloads.predict_seconds(data, y, config, int(name[8:]), **params),
+              flush=True)
     else:
         print(epochs[name](data, y, config, 10, **(params if name == "fastmlp" else {{}})),
               flush=True)
@@ -58,8 +74,9 @@ class Worker:
     def __init__(self, tree, samples, params=None):
         self.params = json.dumps(params or {})
         env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+        source = _WORKER.format(samples=samples, benchmarks=BENCHMARKS)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", _WORKER.format(samples=samples)], cwd=tree, env=env,
+            [sys.executable, "-c", source], cwd=tree, env=env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def time(self, name, config):
@@ -86,6 +103,10 @@ def main(argv=None):
                         help="seconds of quiet before each epoch (default 0.5)")
     parser.add_argument("--new-params", nargs="*", default=[], metavar="NAME=VALUE",
                         help="estimator parameters of the new tree's model only")
+    parser.add_argument("--workload", choices=WORKLOADS, default="epoch",
+                        help="what is timed (default epoch; see the module's help)")
+    parser.add_argument("--rows", type=int, default=2000,
+                        help="rows of each prediction of --workload predict (default 2000)")
     parser.add_argument("--json", help="also write every epoch's seconds to this file")
     args = parser.parse_args(argv)
     new_params = {}
@@ -94,6 +115,8 @@ def main(argv=None):
         new_params[name] = ast.literal_eval(value)
     workers = {"old": Worker(args.old, args.samples),
                "new": Worker(args.new, args.samples, new_params)}
+    timed = {"epoch": "fastmlp", "validated-fit": "validated-fit",
+             "predict": f"predict-{args.rows}"}[args.workload]
     results = {}
     try:
         for config in args.config or DEFAULT_CONFIGS:
@@ -105,7 +128,8 @@ def main(argv=None):
                 for name in CONTENDERS:
                     for tree in order:
                         time.sleep(args.settle)
-                        times[name][tree].append(workers[tree].time(name, config))
+                        request = timed if name == "fastmlp" else name
+                        times[name][tree].append(workers[tree].time(request, config))
             results[config] = times
             ratios = {name: [n / o for n, o in zip(times[name]["new"], times[name]["old"])]
                       for name in CONTENDERS}

@@ -1,0 +1,42 @@
+"""What benchmarks/ab.py times besides one training epoch (its --workload), written
+against fastmlp's public API only: each A/B worker runs them on its own tree's
+fastmlp, the code before a change as well as the code with it."""
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+from fastmlp import MLPClassifier
+
+
+def validated_fit_epoch(X, y, config, **params):
+    """Seconds per epoch of a 4-epoch fit that scores held-out validation data after
+    every epoch (early stopping that never stops): the epochs, what runs between them,
+    and how the next epoch starts after it."""
+    model = MLPClassifier(config.hidden, batch_size=config.batch_size, random_state=0,
+                          max_iter=4, early_stopping=True, n_iter_no_change=5,
+                          **params)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # it stops at max_iter, on purpose
+        model.fit(X, y)
+    return (time.perf_counter() - start) / model.n_iter_
+
+
+def predict_seconds(X, y, config, rows, **params):
+    """Median seconds of 7 predict_proba calls on `rows` rows of X (cycled when X has
+    fewer), by a model trained for one epoch on the first 10,000 rows."""
+    model = MLPClassifier(config.hidden, batch_size=config.batch_size, random_state=0,
+                          max_iter=1, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # one epoch, on purpose
+        model.fit(X[:10000], y[:10000])
+    batch = np.ascontiguousarray(np.resize(X, (rows, X.shape[1])))
+    model.predict_proba(batch)
+    seconds = []
+    for _ in range(7):
+        start = time.perf_counter()
+        model.predict_proba(batch)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
