@@ -4,9 +4,10 @@ With several threads, fastmlp splits each minibatch (and a prediction's rows) ac
 its own OpenMP threads and makes every one of them call BLAS single-threaded, through
 OpenBLAS's `openblas_set_num_threads_local` (OpenBLAS >= 0.3.27, what scipy's wheels
 ship; in their pthreads builds the count it sets is the whole process's, which
-blas.pyx's one_blas_thread_begin/end take care of). It is looked up here, in the OpenBLAS that scipy's cython_blas calls.
-Where it cannot be found (another BLAS, another platform), fastmlp runs its kernels
-on one thread and lets BLAS thread the gemms.
+blas.pyx's one_blas_thread_begin/end take care of). It is looked up here, in the
+OpenBLAS that scipy's cython_blas calls. Where it cannot be found (another BLAS,
+another platform), fastmlp runs its kernels on one thread and lets BLAS thread the
+gemms.
 """
 import contextlib
 import ctypes
