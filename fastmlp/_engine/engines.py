@@ -88,7 +88,7 @@ class CythonEngine:
         return loss_sum, status == Status.DIVERGED
 
     @staticmethod
-    def predict(coefs, intercepts, X, activation, out_activation, n_threads=1):
+    def predict(coefs, intercepts, X, activation, out_activation, n_threads=0):
         """The network's output for X; n_threads: as threads.prediction_threads."""
         # both engines: the output, with a NaN in it when a logit overflowed (which
         # logistic or softmax would hide); the estimator raises on it
@@ -123,7 +123,7 @@ class NumpyEngine:
         return coefs + intercepts
 
     @staticmethod
-    def predict(coefs, intercepts, X, activation, out_activation, n_threads=1):
+    def predict(coefs, intercepts, X, activation, out_activation, n_threads=0):
         """The network's output for X (NumPy's BLAS threads it: n_threads is unused)."""
         acts, zs = reference.forward_pass(coefs, intercepts, X, activation, out_activation)
         out = np.asarray(acts[-1])

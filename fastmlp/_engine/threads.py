@@ -9,7 +9,6 @@ OpenBLAS that scipy's cython_blas calls. Where it cannot be found (another BLAS,
 another platform), fastmlp runs its kernels on one thread and lets BLAS thread the
 gemms.
 """
-import contextlib
 import ctypes
 import os
 import warnings
@@ -116,36 +115,10 @@ def kernel_threads():
 
 
 def prediction_threads(n_threads):
-    """The threads a prediction shares its rows among, each calling BLAS on one
-    thread, for a model's n_threads (None: fastmlp's choice); 1 where BLAS cannot be
-    bounded per thread (BLAS then threads each gemm itself)."""
+    """How many threads a prediction may share its rows among, each calling BLAS on
+    one thread, for a model's n_threads (None: fastmlp's choice); 0 where BLAS cannot
+    be held to one thread (the prediction then runs on the calling thread and BLAS
+    threads each gemm itself)."""
     if not can_bound_blas():
-        return 1
+        return 0
     return team_limit() if n_threads is None else thread_count(n_threads)
-
-
-class _BoundedBlas:
-    """Context: the calling thread's BLAS on n_threads threads, restored on exit."""
-
-    def __init__(self, n_threads):
-        self.n_threads = n_threads
-
-    def __enter__(self):
-        self.previous = blas.set_threads_local(self.n_threads)
-
-    def __exit__(self, *exc_info):
-        blas.set_threads_local(self.previous)
-
-
-_AS_IT_IS = contextlib.nullcontext()
-
-
-def bounded_blas(n_threads):
-    """A context bounding BLAS to n_threads on the calling thread (None: as it is).
-
-    The unbounded case returns one shared no-op context: predict's single-row path
-    pays no setup for it.
-    """
-    if n_threads is None or not can_bound_blas():
-        return _AS_IT_IS
-    return _BoundedBlas(thread_count(n_threads))

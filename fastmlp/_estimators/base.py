@@ -720,10 +720,9 @@ class BaseMultilayerPerceptron(EstimatorBase):
             X = check_X(X, dtype=dtype, n_features=coefs[0].shape[0],
                         estimator_name=type(self).__name__)
         engine = ENGINES.get(state["engine"], ENGINES["cython"])
-        with threads.bounded_blas(state["n_threads"]):
-            out = engine.predict(coefs, intercepts, X, state["activation"],
-                                 state["out_activation_"],
-                                 threads.prediction_threads(state["n_threads"]))
+        out = engine.predict(coefs, intercepts, X, state["activation"],
+                             state["out_activation_"],
+                             threads.prediction_threads(state["n_threads"]))
         if not all_finite(out):
             # finite X and weights, but a product overflowed: NaN probabilities would
             # turn silently into the first class

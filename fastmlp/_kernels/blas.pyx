@@ -35,7 +35,8 @@ cdef int blas_threads_local(int n_threads) noexcept nogil:
 
 
 def set_threads_local(int n_threads):
-    """Python twin of :c:func:`blas_threads_local` (for predict's thread bound)."""
+    """Python twin of :c:func:`blas_threads_local`: sets BLAS's thread count and
+    returns the one before (a test reads the count with it)."""
     return blas_threads_local(n_threads)
 
 

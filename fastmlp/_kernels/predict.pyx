@@ -5,11 +5,11 @@ enough for efficient gemms, small enough to stay in cache. Scratch is local to t
 call, so concurrent calls on one model are safe. Ctrl-C stops a long prediction
 between two chunks (signals.pxd). (One to a few rows take row_predict.pyx instead.)
 
-With n_threads > 1 the chunks are shared among fastmlp's own OpenMP threads, each
-calling BLAS on one thread, as the training team does: a prediction never wakes
-BLAS's own thread pool, whose idle threads spin for about 0.1 s after their work and
-would take a core from the next epoch's team (a fit's validation data between two
-epochs; a user's score between two partial_fit calls).
+With n_threads >= 1 the chunks are shared among up to n_threads of fastmlp's own
+OpenMP threads, each calling BLAS on one thread, as the training team does: a
+prediction never wakes BLAS's own thread pool, whose idle threads spin for about
+0.1 s after their work and would take a core from the next epoch's team (a fit's
+validation data between two epochs; a user's score between two partial_fit calls).
 """
 from cython cimport floating
 from cython.parallel cimport parallel, threadid
@@ -41,16 +41,16 @@ cdef enum:
 
 
 def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
-                    int hidden_activation, int out_activation, int n_threads=1):
+                    int hidden_activation, int out_activation, int n_threads=0):
     """out = the network's output for X (C-contiguous, or CSR). When a logit overflows
     (activations.pxd, output_activation), out holds a NaN at the start of that chunk
     and the rows of the chunks not yet started are left unset.
 
     coefs[i] / intercepts[i] must be C-contiguous arrays of out's dtype with the
-    shapes of a fitted model, X of that dtype too; the caller checks. n_threads > 1
-    shares the chunks among that many threads, each calling BLAS on one thread, when
-    there are enough rows for them (the caller checks that BLAS can be bounded);
-    1: this thread, BLAS threaded as the caller bounded it.
+    shapes of a fitted model, X of that dtype too; the caller checks. n_threads >= 1
+    shares the chunks among up to that many threads, as many as have the rows for
+    them, each calling BLAS on one thread (the caller checks that BLAS can be held to
+    one thread: threads.can_bound_blas); 0: this thread, BLAS threaded as it is.
     """
     cdef Py_ssize_t n_layers = len(coefs), n_samples = out.shape[0]
     cdef Py_ssize_t i, rows, chunk, n_chunks, k, hidden_total = 0, layer_multiply_adds = 0
@@ -118,6 +118,8 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
             for i in range(n_layers - 1):
                 acts[i] = cursor
                 cursor += chunk * sizes[i + 1]
+        # BLAS on one thread, team or not: a prediction never wakes BLAS's pool
+        one_blas_thread = n_threads >= 1 and one_blas_thread_begin()
         if team == 1:
             acts = <floating**> (pointers + 2 * n_layers)
             with nogil:
@@ -132,7 +134,6 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
                         flags[STOP] = 1
                         break
         else:
-            one_blas_thread = one_blas_thread_begin()
             with nogil, parallel(num_threads=team):
                 # The threads are ours: each one's gemms run alone (where a BLAS
                 # keeps the count per thread, each thread must set it).
@@ -153,8 +154,8 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
                         # the others to stop
                         flags[STOP] = 1
                     k = k + n_parts
-            if one_blas_thread:
-                one_blas_thread_end()
+        if one_blas_thread:
+            one_blas_thread_end()
         stopped = flags[STOP] and not flags[OVERFLOWED]
     finally:
         free(pointers)
