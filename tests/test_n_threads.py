@@ -100,3 +100,14 @@ def test_predictions_and_fits_in_several_threads_leave_blas_thread_count_as_it_w
         assert blas_count() == 2
     finally:
         blas_count(original)
+
+
+@pytest.mark.skipif(not threads.can_bound_blas(),
+                    reason="this BLAS has no openblas_set_num_threads_local")
+def test_a_prediction_too_small_for_the_team_runs_on_blas_threads_unless_bounded():
+    limit = threads.team_limit()
+    few = threads.PREDICTION_TEAM_MIN_ROWS * limit - 1
+    assert threads.prediction_threads(None, few) == 0            # least latency
+    assert threads.prediction_threads(None, few + 1) == limit    # the team
+    assert threads.prediction_threads(None) == limit             # a fit's validation pass
+    assert threads.prediction_threads(1, few) == 1               # the user's bound holds

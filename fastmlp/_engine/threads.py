@@ -114,11 +114,24 @@ def kernel_threads():
     return team_limit() if can_bound_blas() else 1
 
 
-def prediction_threads(n_threads):
+# A prediction of fewer rows than this per thread, by a model whose n_threads is
+# None, runs on BLAS's threads as they are: split by rows, so small a gemm loses more
+# than BLAS's own split gains (benchmarks/README.md, predictions on fastmlp's team).
+PREDICTION_TEAM_MIN_ROWS = 50
+
+
+def prediction_threads(n_threads, rows=None):
     """How many threads a prediction may share its rows among, each calling BLAS on
-    one thread, for a model's n_threads (None: fastmlp's choice); 0 where BLAS cannot
-    be held to one thread (the prediction then runs on the calling thread and BLAS
-    threads each gemm itself)."""
+    one thread, for a model's n_threads (None: fastmlp's choice); 0: on the calling
+    thread, BLAS threaded as it is (where BLAS cannot be held to one thread, and for a
+    prediction of `rows` rows too few for the team, which wants the least latency;
+    a fit's validation pass gives no rows: it never wakes BLAS's pool, whose spinning
+    threads would slow the next epoch)."""
     if not can_bound_blas():
         return 0
-    return team_limit() if n_threads is None else thread_count(n_threads)
+    if n_threads is not None:
+        return thread_count(n_threads)
+    limit = team_limit()
+    if rows is not None and rows < PREDICTION_TEAM_MIN_ROWS * limit:
+        return 0
+    return limit

@@ -722,7 +722,7 @@ class BaseMultilayerPerceptron(EstimatorBase):
         engine = ENGINES.get(state["engine"], ENGINES["cython"])
         out = engine.predict(coefs, intercepts, X, state["activation"],
                              state["out_activation_"],
-                             threads.prediction_threads(state["n_threads"]))
+                             threads.prediction_threads(state["n_threads"], X.shape[0]))
         if not all_finite(out):
             # finite X and weights, but a product overflowed: NaN probabilities would
             # turn silently into the first class
