@@ -67,6 +67,30 @@ def test_a_child_forked_after_a_team_trained_fit_fits_and_predicts():
     assert "child exit 0" in done.stdout
 
 
+@pytest.mark.skipif(not hasattr(os, "fork") or not threads.can_bound_blas(),
+                    reason="needs os.fork and openblas_set_num_threads_local")
+def test_a_child_forked_inside_a_one_blas_thread_section_gets_blas_threads_back():
+    # a section begun by a thread the child does not have never ends in the child:
+    # the child starts with no section, BLAS's count as it was, and a working lock
+    done = run_python(TEAM_FIT + """
+    from fastmlp._kernels import blas
+    blas.set_threads_local(2)
+    assert blas.one_blas_thread_section(True)    # begun, BLAS on one thread
+    pid = os.fork()
+    if pid == 0:
+        count = blas.set_threads_local(2)
+        child = fit()                            # its epochs begin and end sections
+        again = blas.set_threads_local(2)
+        os._exit(0 if (count, again, child.predict(X).shape) == (2, 2, (2000,)) else 3)
+    _, status = os.waitpid(pid, 0)
+    print("child exit", os.waitstatus_to_exitcode(status))
+    blas.one_blas_thread_section(False)
+    print("parent count", blas.set_threads_local(2))
+    """)
+    assert done.returncode == 0, done.stderr
+    assert "child exit 0" in done.stdout and "parent count 2" in done.stdout, done.stdout
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
 def test_a_multiprocessing_fork_pool_after_a_team_trained_fit_finishes():
     done = run_python(TEAM_FIT + """

@@ -9,6 +9,8 @@ cdef extern from "<pthread.h>" nogil:
     int pthread_mutex_init(pthread_mutex_t* mutex, const void* attributes)
     int pthread_mutex_lock(pthread_mutex_t* mutex)
     int pthread_mutex_unlock(pthread_mutex_t* mutex)
+    int pthread_atfork(void (*prepare)() noexcept nogil, void (*parent)() noexcept nogil,
+                       void (*child)() noexcept nogil)
 
 ctypedef int (*set_threads_local_t)(int) noexcept nogil
 cdef set_threads_local_t _set_threads_local = NULL
@@ -49,7 +51,21 @@ def set_threads_local(int n_threads):
 cdef pthread_mutex_t _one_thread_lock
 cdef int _one_thread_users = 0
 cdef int _saved_threads = -1
+
+
+cdef void _after_fork_in_child() noexcept nogil:
+    """A forked child has only the thread that forked: the sections other threads
+    had begun never end there, and the lock may have been held by one of them. A new
+    lock, no sections, and BLAS's count as the first section found it."""
+    global _one_thread_users
+    pthread_mutex_init(&_one_thread_lock, NULL)
+    if _one_thread_users > 0 and _saved_threads > 0 and _set_threads_local != NULL:
+        _set_threads_local(_saved_threads)
+    _one_thread_users = 0
+
+
 pthread_mutex_init(&_one_thread_lock, NULL)
+pthread_atfork(NULL, NULL, _after_fork_in_child)
 
 
 cdef bint one_blas_thread_begin() noexcept nogil:
@@ -127,3 +143,12 @@ def gemm_twin(bint trans_a, bint trans_b, double alpha,
              a.shape[1] if a.shape[1] else 1,
              &b[0, 0] if k else NULL, b.shape[1] if b.shape[1] else 1,
              <floating> beta, &c[0, 0], c.shape[1])
+
+
+def one_blas_thread_section(bint begin):
+    """Python twin of one_blas_thread_begin (True) and _end (False), for the tests;
+    begin returns whether there is a section to end."""
+    if begin:
+        return one_blas_thread_begin()
+    one_blas_thread_end()
+    return False
