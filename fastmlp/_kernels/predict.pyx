@@ -53,8 +53,8 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
     one thread: threads.can_bound_blas); 0: this thread, BLAS threaded as it is.
     """
     cdef Py_ssize_t n_layers = len(coefs), n_samples = out.shape[0]
-    cdef Py_ssize_t i, rows, chunk, n_chunks, k, hidden_total = 0, layer_multiply_adds = 0
-    cdef Py_ssize_t team = 1, part, n_parts
+    cdef Py_ssize_t i, chunk, n_chunks, hidden_total = 0, layer_multiply_adds = 0
+    cdef Py_ssize_t team = 1, part
     cdef bint one_blas_thread
     cdef double last_check = monotonic_seconds()
     cdef bint sparse = scipy.sparse.issparse(X)
@@ -121,39 +121,19 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
         # BLAS on one thread, team or not: a prediction never wakes BLAS's pool
         one_blas_thread = n_threads >= 1 and one_blas_thread_begin()
         if team == 1:
-            acts = <floating**> (pointers + 2 * n_layers)
             with nogil:
-                for k in range(n_chunks):
-                    if not _forward_chunk(k * chunk, min(chunk, n_samples - k * chunk),
-                                          sparse, &csr, x, &order[0], n_layers, &sizes[0],
-                                          w_ptr, b_ptr, acts, &out[0, 0], hidden_activation,
-                                          out_activation):
-                        flags[OVERFLOWED] = 1   # out holds a NaN: the caller reports it
-                        break
-                    if k + 1 < n_chunks and signal_raised(&last_check):
-                        flags[STOP] = 1
-                        break
+                _predict_part(0, 1, n_samples, chunk, n_chunks, sparse, &csr, x, &order[0],
+                              n_layers, &sizes[0], w_ptr, b_ptr, pointers, &out[0, 0],
+                              hidden_activation, out_activation, flags, &last_check)
         else:
             with nogil, parallel(num_threads=team):
                 # The threads are ours: each one's gemms run alone (where a BLAS
                 # keeps the count per thread, each thread must set it).
                 blas_threads_local(1)
-                part = threadid()
-                n_parts = omp_get_num_threads()
-                acts = <floating**> (pointers + (2 + part) * n_layers)
-                # part p takes chunks p, p + n_parts, ...: no shared counter to contend on
-                k = part
-                while k < n_chunks and not (flags[STOP] or flags[OVERFLOWED]):
-                    rows = min(chunk, n_samples - k * chunk)
-                    if not _forward_chunk(k * chunk, rows, sparse, &csr, x, &order[0],
-                                          n_layers, &sizes[0], w_ptr, b_ptr, acts,
-                                          &out[0, 0], hidden_activation, out_activation):
-                        flags[OVERFLOWED] = 1
-                    elif part == 0 and signal_raised(&last_check):
-                        # the calling thread (it holds Python's signal handlers) tells
-                        # the others to stop
-                        flags[STOP] = 1
-                    k = k + n_parts
+                _predict_part(threadid(), omp_get_num_threads(), n_samples, chunk,
+                              n_chunks, sparse, &csr, x, &order[0], n_layers, &sizes[0],
+                              w_ptr, b_ptr, pointers, &out[0, 0], hidden_activation,
+                              out_activation, flags, &last_check)
         if one_blas_thread:
             one_blas_thread_end()
         stopped = flags[STOP] and not flags[OVERFLOWED]
@@ -162,6 +142,29 @@ def predict_forward(list coefs, list intercepts, X, floating[:, ::1] out,
         free(flags)
     if stopped:
         reraise()
+
+
+cdef void _predict_part(Py_ssize_t part, Py_ssize_t n_parts, Py_ssize_t n_samples,
+                        Py_ssize_t chunk, Py_ssize_t n_chunks, bint sparse,
+                        const CsrMatrix* csr, const floating* x, const Py_ssize_t* order,
+                        Py_ssize_t n_layers, const Py_ssize_t* sizes,
+                        const floating** w_ptr, const floating** b_ptr, void** pointers,
+                        floating* out, int hidden_activation, int out_activation,
+                        int* flags, double* last_check) noexcept nogil:
+    """Part `part` of n_parts: chunks part, part + n_parts, ... (no shared counter to
+    contend on), until all are done or a flag is raised. Its layer outputs are the
+    part's share of `pointers`; part 0 (the calling thread, which holds Python's
+    signal handlers) looks for Ctrl-C between its chunks and tells the others."""
+    cdef floating** acts = <floating**> (pointers + (2 + part) * n_layers)
+    cdef Py_ssize_t k = part
+    while k < n_chunks and not (flags[STOP] or flags[OVERFLOWED]):
+        if not _forward_chunk(k * chunk, min(chunk, n_samples - k * chunk), sparse, csr,
+                              x, order, n_layers, sizes, w_ptr, b_ptr, acts, out,
+                              hidden_activation, out_activation):
+            flags[OVERFLOWED] = 1   # out holds a NaN: the caller reports it
+        elif part == 0 and k + n_parts < n_chunks and signal_raised(last_check):
+            flags[STOP] = 1
+        k += n_parts
 
 
 cdef bint _forward_chunk(Py_ssize_t start, Py_ssize_t rows, bint sparse,
